@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing the module need, when it is missing:
+# redis-server (the tests start their own servers) and libclang (the
+# redis-module crate runs bindgen at build time). Debian and Ubuntu only.
+set -euo pipefail
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 &&
+   ! ls /usr/lib/*/libclang*.so* >/dev/null 2>&1; then
+  missing+=(libclang-dev)
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
