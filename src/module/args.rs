@@ -1,0 +1,163 @@
+//! Parsing command arguments into the values the commands act on.
+
+use uuid::Uuid;
+
+use super::id::MAX_SEQ;
+use crate::{Error, MAX_WINDOW};
+
+/// What `MAVG.GET` looks up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Ref {
+    /// A position: 0 the oldest, -1 the newest.
+    Position(i64),
+    /// An element id.
+    Id(Uuid),
+}
+
+/// A finite double written in decimal.
+///
+/// # Errors
+///
+/// [`Error::NotAFloat`] for anything but a number, [`Error::NonFinite`]
+/// for NaN, infinities, and numbers beyond the double range.
+pub(crate) fn parse_value(arg: &[u8]) -> Result<f64, Error> {
+    let text = std::str::from_utf8(arg).map_err(|_| Error::NotAFloat)?;
+    let value: f64 = text.parse().map_err(|_| Error::NotAFloat)?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::NonFinite)
+    }
+}
+
+/// Every argument of `args` as a value, or the first error.
+pub(crate) fn parse_values<'a>(
+    args: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> Result<Vec<f64>, Error> {
+    let mut values = Vec::new();
+    values
+        .try_reserve_exact(args.len())
+        .map_err(|_| Error::OutOfMemory)?;
+    for arg in args {
+        values.push(parse_value(arg)?);
+    }
+    Ok(values)
+}
+
+/// A 64-bit signed integer in decimal.
+pub(crate) fn parse_integer(arg: &[u8]) -> Result<i64, Error> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or(Error::NotAnInteger)
+}
+
+/// A window: an integer from 1 to [`MAX_WINDOW`].
+pub(crate) fn parse_window(arg: &[u8]) -> Result<usize, Error> {
+    parse_integer(arg)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=MAX_WINDOW).contains(n))
+        .ok_or(Error::WindowOutOfRange)
+}
+
+/// An id tag: exactly 16 hexadecimal digits.
+pub(crate) fn parse_tag(arg: &[u8]) -> Result<u64, Error> {
+    if arg.len() != 16 || !arg.iter().all(u8::is_ascii_hexdigit) {
+        return Err(Error::BadIdTag);
+    }
+    let text = std::str::from_utf8(arg).map_err(|_| Error::BadIdTag)?;
+    u64::from_str_radix(text, 16).map_err(|_| Error::BadIdTag)
+}
+
+/// A sequence number from 0 to [`MAX_SEQ`].
+pub(crate) fn parse_seq(arg: &[u8]) -> Result<u64, Error> {
+    parse_integer(arg)
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|&n| n <= MAX_SEQ)
+        .ok_or(Error::BadSeq)
+}
+
+/// A position or a hyphenated UUID.
+pub(crate) fn parse_ref(arg: &[u8]) -> Result<Ref, Error> {
+    if let Ok(position) = parse_integer(arg) {
+        return Ok(Ref::Position(position));
+    }
+    if arg.len() != 36 {
+        return Err(Error::BadRef);
+    }
+    Uuid::try_parse_ascii(arg)
+        .map(Ref::Id)
+        .map_err(|_| Error::BadRef)
+}
+
+/// Whether `arg` is the keyword `name`, in any case.
+pub(crate) fn is_keyword(arg: &[u8], name: &str) -> bool {
+    arg.eq_ignore_ascii_case(name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values() {
+        assert_eq!(parse_value(b"2.5"), Ok(2.5));
+        assert_eq!(parse_value(b"-1e-3"), Ok(-0.001));
+        assert_eq!(parse_value(b".5"), Ok(0.5));
+        for bad in [&b"abc"[..], b"", b" 1", b"1 ", b"0x10", b"1,5"] {
+            assert_eq!(parse_value(bad), Err(Error::NotAFloat));
+        }
+        for bad in [&b"nan"[..], b"NaN", b"inf", b"-Infinity", b"1e400"] {
+            assert_eq!(parse_value(bad), Err(Error::NonFinite));
+        }
+        assert_eq!(parse_value(b"\xff"), Err(Error::NotAFloat));
+    }
+
+    #[test]
+    fn windows() {
+        assert_eq!(parse_window(b"1"), Ok(1));
+        assert_eq!(parse_window(b"1000000000"), Ok(MAX_WINDOW));
+        for bad in [
+            &b"0"[..],
+            b"-1",
+            b"1000000001",
+            b"18446744073709551616",
+            b"abc",
+            b"1.5",
+        ] {
+            assert_eq!(parse_window(bad), Err(Error::WindowOutOfRange));
+        }
+    }
+
+    #[test]
+    fn window_error_names_the_maximum() {
+        let text = Error::WindowOutOfRange.to_string();
+        assert!(text.ends_with(&MAX_WINDOW.to_string()), "{text}");
+        let text = Error::BadSeq.to_string();
+        assert!(text.ends_with(&MAX_SEQ.to_string()), "{text}");
+    }
+
+    #[test]
+    fn tags_and_seqs() {
+        assert_eq!(parse_tag(b"00000000000000fF"), Ok(255));
+        assert_eq!(parse_tag(b"+000000000000001"), Err(Error::BadIdTag));
+        assert_eq!(parse_tag(b"123"), Err(Error::BadIdTag));
+        assert_eq!(parse_seq(b"288230376151711743"), Ok(MAX_SEQ));
+        assert_eq!(parse_seq(b"288230376151711744"), Err(Error::BadSeq));
+        assert_eq!(parse_seq(b"-1"), Err(Error::BadSeq));
+    }
+
+    #[test]
+    fn refs() {
+        assert_eq!(parse_ref(b"-1"), Ok(Ref::Position(-1)));
+        let id = "01234567-89ab-8cde-bc00-000000000002";
+        assert!(matches!(parse_ref(id.as_bytes()), Ok(Ref::Id(_))));
+        let upper = id.to_uppercase();
+        assert!(matches!(parse_ref(upper.as_bytes()), Ok(Ref::Id(_))));
+        let simple = id.replace('-', "");
+        assert_eq!(parse_ref(simple.as_bytes()), Err(Error::BadRef));
+        assert_eq!(parse_ref(b"x"), Err(Error::BadRef));
+    }
+}

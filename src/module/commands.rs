@@ -1,0 +1,258 @@
+//! The MAVG commands. Each handler parses its arguments, opens its key,
+//! acts, and replies; the README documents each command's contract.
+
+use redis_module::{Context, RedisString, RedisValue};
+use uuid::Uuid;
+
+use super::args::{
+    is_keyword, parse_integer, parse_ref, parse_seq, parse_tag, parse_values,
+    parse_window, Ref,
+};
+use super::datatype::{read_series, read_series_mut, write_series};
+use super::id::{element_id, random_tag};
+use super::reply::{Protocol, Reply};
+use super::series::Series;
+use crate::{Error, MovingAverage};
+
+/// The window of a key that `MAVG.ADD` creates without `WINDOW`.
+pub(crate) const DEFAULT_WINDOW: usize = 100;
+
+/// `MAVG.CREATE key WINDOW n [IDTAG tag] [SEQ next]`
+pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
+    let [_, key, options @ ..] = args else {
+        return Err(Error::WrongArity("mavg.create"));
+    };
+    if options.len() < 2 {
+        return Err(Error::WrongArity("mavg.create"));
+    }
+    let spec = CreateOptions::parse(options)?;
+
+    let redis_key = ctx.open_key_writable(key);
+    if !redis_key.is_empty() {
+        return Err(Error::KeyExists);
+    }
+    let tag = spec.tag.unwrap_or_else(random_tag);
+    let series = Series::new(spec.window, tag, spec.seq)?;
+    write_series(&redis_key, series)?;
+
+    replicate_create(ctx, key, spec.window, tag, spec.seq);
+    Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+/// The options of `MAVG.CREATE`.
+struct CreateOptions {
+    window: usize,
+    tag: Option<u64>,
+    seq: u64,
+}
+
+impl CreateOptions {
+    /// Parses `NAME value` pairs, each name once, `WINDOW` required.
+    fn parse(options: &[RedisString]) -> Result<CreateOptions, Error> {
+        let mut window = None;
+        let mut tag = None;
+        let mut seq = None;
+        for pair in options.chunks(2) {
+            let [name, value] = pair else {
+                return Err(Error::Syntax);
+            };
+            let name = name.as_slice();
+            let value = value.as_slice();
+            if is_keyword(name, "WINDOW") && window.is_none() {
+                window = Some(parse_window(value)?);
+            } else if is_keyword(name, "IDTAG") && tag.is_none() {
+                tag = Some(parse_tag(value)?);
+            } else if is_keyword(name, "SEQ") && seq.is_none() {
+                seq = Some(parse_seq(value)?);
+            } else {
+                return Err(Error::Syntax);
+            }
+        }
+        Ok(CreateOptions {
+            window: window.ok_or(Error::Syntax)?,
+            tag,
+            seq: seq.unwrap_or(0),
+        })
+    }
+}
+
+/// Propagates the creation of a key with everything the primary chose.
+fn replicate_create(
+    ctx: &Context,
+    key: &RedisString,
+    window: usize,
+    tag: u64,
+    seq: u64,
+) {
+    let window = window.to_string();
+    let tag = format!("{tag:016x}");
+    let seq = seq.to_string();
+    let args: [&[u8]; 7] = [
+        key.as_slice(),
+        b"WINDOW",
+        window.as_bytes(),
+        b"IDTAG",
+        tag.as_bytes(),
+        b"SEQ",
+        seq.as_bytes(),
+    ];
+    ctx.replicate("MAVG.CREATE", &args[..]);
+}
+
+/// `MAVG.ADD key [WINDOW n] value [value ...]`
+pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
+    let [_, key, rest @ ..] = args else {
+        return Err(Error::WrongArity("mavg.add"));
+    };
+    let (window, values) = match rest {
+        [option, n, values @ ..]
+            if is_keyword(option.as_slice(), "WINDOW") =>
+        {
+            (Some(parse_window(n.as_slice())?), values)
+        }
+        _ => (None, rest),
+    };
+    if values.is_empty() {
+        return Err(Error::WrongArity("mavg.add"));
+    }
+    let values = parse_values(values.iter().map(|v| v.as_slice()))?;
+
+    let redis_key = ctx.open_key_writable(key);
+    let (tag, first) = match read_series_mut(&redis_key)? {
+        Some(series) => {
+            if window.is_some_and(|n| n != series.average.window()) {
+                return Err(Error::WindowMismatch);
+            }
+            let first = series.add(&values)?;
+            ctx.replicate_verbatim();
+            (series.tag, first)
+        }
+        None => {
+            let window = window.unwrap_or(DEFAULT_WINDOW);
+            let mut series = Series::new(window, random_tag(), 0)?;
+            let first = series.add(&values)?;
+            let tag = series.tag;
+            write_series(&redis_key, series)?;
+            replicate_create(ctx, key, window, tag, 0);
+            let verbatim: Vec<&RedisString> = args[1..].iter().collect();
+            ctx.replicate("MAVG.ADD", &verbatim[..]);
+            (tag, first)
+        }
+    };
+
+    let last = first + values.len() as u64;
+    let ids = (first..last)
+        .map(|seq| id_reply(element_id(tag, seq)))
+        .collect();
+    Ok(RedisValue::Array(ids))
+}
+
+/// `MAVG.AVG key`
+pub(crate) fn avg(ctx: &Context, args: &[RedisString]) -> Reply {
+    let [_, key] = args else {
+        return Err(Error::WrongArity("mavg.avg"));
+    };
+
+    let redis_key = ctx.open_key(key);
+    let average = read_series(&redis_key)?.and_then(|s| s.average.average());
+
+    Ok(Protocol::of(ctx).optional_double(average))
+}
+
+/// `MAVG.GET key ref`
+pub(crate) fn get(ctx: &Context, args: &[RedisString]) -> Reply {
+    let [_, key, reference] = args else {
+        return Err(Error::WrongArity("mavg.get"));
+    };
+    let reference = parse_ref(reference.as_slice())?;
+
+    let redis_key = ctx.open_key(key);
+    let Some(series) = read_series(&redis_key)? else {
+        return Ok(RedisValue::Null);
+    };
+    let value = match reference {
+        Ref::Position(position) => isize::try_from(position)
+            .ok()
+            .and_then(|p| series.average.get(p)),
+        Ref::Id(id) => series.get_by_id(id)?,
+    };
+
+    Ok(Protocol::of(ctx).optional_double(value))
+}
+
+/// `MAVG.RANGE key start stop [WITHIDS]`
+pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
+    let (key, start, stop, with_ids) = match args {
+        [_, key, start, stop] => (key, start, stop, false),
+        [_, key, start, stop, option]
+            if is_keyword(option.as_slice(), "WITHIDS") =>
+        {
+            (key, start, stop, true)
+        }
+        [_, _, _, _, _] => return Err(Error::Syntax),
+        _ => return Err(Error::WrongArity("mavg.range")),
+    };
+    let start = parse_integer(start.as_slice())?;
+    let stop = parse_integer(stop.as_slice())?;
+
+    let redis_key = ctx.open_key(key);
+    let Some(series) = read_series(&redis_key)? else {
+        return Ok(RedisValue::Array(Vec::new()));
+    };
+    let positions = clamp_range(start, stop, series.average.len());
+
+    let protocol = Protocol::of(ctx);
+    let mut reply =
+        Vec::with_capacity(positions.len() * (1 + usize::from(with_ids)));
+    for position in positions {
+        let value = series.average.get(position as isize).unwrap_or(0.0);
+        reply.push(protocol.double(value));
+        if with_ids {
+            reply.push(id_reply(series.id_at(position)));
+        }
+    }
+    Ok(RedisValue::Array(reply))
+}
+
+/// `MAVG.INFO key`
+pub(crate) fn info(ctx: &Context, args: &[RedisString]) -> Reply {
+    let [_, key] = args else {
+        return Err(Error::WrongArity("mavg.info"));
+    };
+
+    let redis_key = ctx.open_key(key);
+    let series = read_series(&redis_key)?.ok_or(Error::NoSuchKey)?;
+
+    let protocol = Protocol::of(ctx);
+    let count = |n: usize| RedisValue::Integer(n as i64);
+    Ok(RedisValue::Array(vec![
+        "window".into(),
+        count(series.average.window()),
+        "length".into(),
+        count(series.average.len()),
+        "added".into(),
+        RedisValue::Integer(series.next_seq as i64),
+        "average".into(),
+        protocol.optional_double(series.average.average()),
+        "idtag".into(),
+        RedisValue::BulkString(format!("{:016x}", series.tag)),
+    ]))
+}
+
+/// The positions `start..=stop` selects in a window of `len` values, by
+/// `LRANGE`'s rules.
+fn clamp_range(start: i64, stop: i64, len: usize) -> std::ops::Range<usize> {
+    let len = len as i64;
+    let from_end = |p: i64| if p < 0 { p.saturating_add(len) } else { p };
+    let start = from_end(start).max(0);
+    let stop = from_end(stop).min(len - 1);
+    if start > stop {
+        return 0..0;
+    }
+    start as usize..stop as usize + 1
+}
+
+/// An element id as a reply.
+fn id_reply(id: Uuid) -> RedisValue {
+    RedisValue::BulkString(id.hyphenated().to_string())
+}

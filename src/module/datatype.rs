@@ -1,0 +1,320 @@
+//! The `mavg-type` data type: how Redis stores, loads, rewrites, measures,
+//! digests and frees a MAVG key, and typed access to keys.
+//!
+//! # RDB encoding, version 1
+//!
+//! Unsigned integers, in order: the window, the id tag, the sequence number
+//! of the next value, and the number of values held; then the values,
+//! oldest first, as string buffers of up to [`CHUNK_VALUES`] little-endian
+//! doubles each. The sum is not stored: loading recomputes it, so it cannot
+//! disagree with the values. Every field is checked against the others on
+//! load; a payload that fails a check is refused with a logged warning.
+
+use std::ffi::{c_int, c_void, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::logging::{log_io_error, RedisLogLevel};
+use redis_module::native_types::RedisType;
+use redis_module::raw;
+
+use super::id::MAX_SEQ;
+use super::series::Series;
+use super::text::format_double;
+use crate::{Error, MovingAverage, MAX_WINDOW};
+
+/// The encoding `rdb_save` writes and the only one `rdb_load` reads.
+pub(crate) const ENCODING_VERSION: i32 = 1;
+
+/// Values per string buffer in the RDB encoding.
+const CHUNK_VALUES: usize = 8192;
+
+/// Values per `MAVG.ADD` command in an AOF rewrite.
+const AOF_CHUNK_VALUES: usize = 1024;
+
+/// The type, registered at load.
+pub(crate) static MAVG_TYPE: RedisType = RedisType::new(
+    "mavg-type",
+    ENCODING_VERSION,
+    raw::RedisModuleTypeMethods {
+        version: raw::REDISMODULE_TYPE_METHOD_VERSION as u64,
+        rdb_load: Some(rdb_load),
+        rdb_save: Some(rdb_save),
+        aof_rewrite: Some(aof_rewrite),
+        mem_usage: Some(mem_usage),
+        digest: Some(digest),
+        free: Some(free),
+        aux_load: None,
+        aux_save: None,
+        aux_save2: None,
+        aux_save_triggers: 0,
+        free_effort: None,
+        unlink: None,
+        copy: None,
+        defrag: None,
+        mem_usage2: None,
+        free_effort2: None,
+        unlink2: None,
+        copy2: None,
+    },
+);
+
+/// The series a key holds, `None` for a missing key.
+///
+/// # Errors
+///
+/// [`Error::WrongType`] for a key of another type.
+pub(crate) fn read_series(key: &RedisKey) -> Result<Option<&Series>, Error> {
+    key.get_value::<Series>(&MAVG_TYPE)
+        .map_err(|_| Error::WrongType)
+}
+
+/// The series a key holds, mutable; `None` for a missing key.
+///
+/// # Errors
+///
+/// [`Error::WrongType`] for a key of another type.
+pub(crate) fn read_series_mut(
+    key: &RedisKeyWritable,
+) -> Result<Option<&mut Series>, Error> {
+    key.get_value::<Series>(&MAVG_TYPE)
+        .map_err(|_| Error::WrongType)
+}
+
+/// Stores `series` in an empty key.
+pub(crate) fn write_series(
+    key: &RedisKeyWritable,
+    series: Series,
+) -> Result<(), Error> {
+    key.set_value(&MAVG_TYPE, series)
+        .map_err(|_| Error::WrongType)
+}
+
+/// Runs a type callback, turning a panic into `fallback`.
+fn guard<T>(fallback: T, callback: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(callback)).unwrap_or(fallback)
+}
+
+/// The series behind a value pointer Redis hands a callback.
+///
+/// # Safety
+///
+/// `value` must be a pointer this type's `rdb_load` or `write_series`
+/// made from a boxed [`Series`], not yet freed.
+unsafe fn series_of<'a>(value: *const c_void) -> &'a Series {
+    // SAFETY: guaranteed by the caller.
+    unsafe { &*value.cast::<Series>() }
+}
+
+unsafe extern "C" fn rdb_save(
+    rdb: *mut raw::RedisModuleIO,
+    value: *mut c_void,
+) {
+    // SAFETY: Redis passes a value of this type.
+    let series = unsafe { series_of(value) };
+    guard((), || save(rdb, series));
+}
+
+/// Writes `series` in the current encoding.
+fn save(rdb: *mut raw::RedisModuleIO, series: &Series) {
+    raw::save_unsigned(rdb, series.average.window() as u64);
+    raw::save_unsigned(rdb, series.tag);
+    raw::save_unsigned(rdb, series.next_seq);
+    raw::save_unsigned(rdb, series.average.len() as u64);
+
+    let mut chunk = Vec::with_capacity(CHUNK_VALUES * 8);
+    let mut values = series.average.iter().peekable();
+    while values.peek().is_some() {
+        chunk.clear();
+        for value in values.by_ref().take(CHUNK_VALUES) {
+            chunk.extend_from_slice(&value.to_le_bytes());
+        }
+        raw::save_slice(rdb, &chunk);
+    }
+}
+
+unsafe extern "C" fn rdb_load(
+    rdb: *mut raw::RedisModuleIO,
+    encoding: c_int,
+) -> *mut c_void {
+    let loaded = guard(Err("the module failed while loading"), || {
+        load(rdb, encoding)
+    });
+    match loaded {
+        Ok(series) => Box::into_raw(Box::new(series)).cast(),
+        Err(reason) => {
+            let message = format!("mavg-type: refused a value: {reason}");
+            log_io_error(rdb, RedisLogLevel::Warning, &message);
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Reads a series, checking every field.
+fn load(
+    rdb: *mut raw::RedisModuleIO,
+    encoding: c_int,
+) -> Result<Series, &'static str> {
+    if encoding != ENCODING_VERSION {
+        return Err("unknown encoding version");
+    }
+    let read = || raw::load_unsigned(rdb).map_err(|_| "short read");
+    let window = read()?;
+    let tag = read()?;
+    let next_seq = read()?;
+    let len = read()?;
+
+    if window == 0 || window > MAX_WINDOW as u64 {
+        return Err("window out of range");
+    }
+    if len > window || len > next_seq || next_seq > MAX_SEQ + 1 {
+        return Err("counts disagree");
+    }
+    let mut series = Series::new(window as usize, tag, next_seq - len)
+        .map_err(|_| "counts disagree")?;
+    load_values(rdb, &mut series, len as usize)?;
+    Ok(series)
+}
+
+/// Reads `len` values in chunks into `series`.
+fn load_values(
+    rdb: *mut raw::RedisModuleIO,
+    series: &mut Series,
+    len: usize,
+) -> Result<(), &'static str> {
+    let mut values = Vec::with_capacity(len.min(CHUNK_VALUES));
+    while series.average.len() < len {
+        let buffer = raw::load_string_buffer(rdb).map_err(|_| "short read")?;
+        let bytes = buffer.as_ref();
+        let remaining = len - series.average.len();
+        if bytes.is_empty()
+            || bytes.len() % 8 != 0
+            || bytes.len() / 8 > remaining
+        {
+            return Err("malformed chunk of values");
+        }
+
+        values.clear();
+        for word in bytes.chunks_exact(8) {
+            let mut le = [0; 8];
+            le.copy_from_slice(word);
+            values.push(f64::from_le_bytes(le));
+        }
+        series.add(&values).map_err(|error| match error {
+            Error::NonFinite => "value not finite",
+            _ => "out of memory",
+        })?;
+    }
+    Ok(())
+}
+
+unsafe extern "C" fn aof_rewrite(
+    aof: *mut raw::RedisModuleIO,
+    key: *mut raw::RedisModuleString,
+    value: *mut c_void,
+) {
+    // SAFETY: Redis passes a value of this type.
+    let series = unsafe { series_of(value) };
+    guard((), || rewrite(aof, key, series));
+}
+
+/// Emits a `MAVG.CREATE` that restores the id space, then the values in
+/// `MAVG.ADD` commands of at most [`AOF_CHUNK_VALUES`] values.
+fn rewrite(
+    aof: *mut raw::RedisModuleIO,
+    key: *mut raw::RedisModuleString,
+    series: &Series,
+) {
+    let create = [
+        "WINDOW".to_string(),
+        series.average.window().to_string(),
+        "IDTAG".to_string(),
+        format!("{:016x}", series.tag),
+        "SEQ".to_string(),
+        series.first_seq().to_string(),
+    ];
+    emit(aof, "MAVG.CREATE", key, &create);
+
+    let values: Vec<String> =
+        series.average.iter().map(format_double).collect();
+    for chunk in values.chunks(AOF_CHUNK_VALUES) {
+        emit(aof, "MAVG.ADD", key, chunk);
+    }
+}
+
+/// Emits `command key args...` into the AOF.
+fn emit(
+    aof: *mut raw::RedisModuleIO,
+    command: &str,
+    key: *mut raw::RedisModuleString,
+    args: &[String],
+) {
+    // SAFETY: the API pointers are set at load; the string pointers stay
+    // valid for the call, and each created string is freed once after it.
+    unsafe {
+        let (Some(create), Some(free), Some(emit_aof)) = (
+            raw::RedisModule_CreateString,
+            raw::RedisModule_FreeString,
+            raw::RedisModule_EmitAOF,
+        ) else {
+            return;
+        };
+        let mut strings: Vec<*mut raw::RedisModuleString> = args
+            .iter()
+            .map(|a| create(ptr::null_mut(), a.as_ptr().cast(), a.len()))
+            .collect();
+        let command = CString::new(command).unwrap_or_default();
+        emit_aof(
+            aof,
+            command.as_ptr(),
+            c"sv".as_ptr(),
+            key,
+            strings.as_mut_ptr(),
+            strings.len(),
+        );
+        for string in strings {
+            free(ptr::null_mut(), string);
+        }
+    }
+}
+
+unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
+    // SAFETY: Redis passes a value of this type.
+    let series = unsafe { series_of(value) };
+    std::mem::size_of::<Series>() + series.average.heap_bytes()
+}
+
+unsafe extern "C" fn digest(
+    md: *mut raw::RedisModuleDigest,
+    value: *mut c_void,
+) {
+    // SAFETY: Redis passes a value of this type.
+    let series = unsafe { series_of(value) };
+    guard((), || {
+        // SAFETY: the API pointers are set at load; `md` is valid for the
+        // callback and each buffer outlives its call.
+        unsafe {
+            let (Some(add_integer), Some(add_buffer), Some(end)) = (
+                raw::RedisModule_DigestAddLongLong,
+                raw::RedisModule_DigestAddStringBuffer,
+                raw::RedisModule_DigestEndSequence,
+            ) else {
+                return;
+            };
+            add_integer(md, series.average.window() as i64);
+            add_integer(md, series.tag as i64);
+            add_integer(md, series.next_seq as i64);
+            for value in series.average.iter() {
+                let bytes = value.to_le_bytes();
+                add_buffer(md, bytes.as_ptr().cast(), bytes.len());
+            }
+            end(md);
+        }
+    });
+}
+
+unsafe extern "C" fn free(value: *mut c_void) {
+    // SAFETY: Redis passes a value of this type, made by `Box::new`, once.
+    drop(unsafe { Box::from_raw(value.cast::<Series>()) });
+}

@@ -1,0 +1,66 @@
+//! The Redis module: registration of the data type and the commands.
+//!
+//! Nothing here is public: Redis reaches the module through the
+//! `RedisModule_OnLoad` symbol that `redis_module!` defines.
+
+mod alloc;
+mod args;
+mod commands;
+mod datatype;
+mod id;
+mod reply;
+mod series;
+mod text;
+
+use redis_module::{raw, redis_module, Context, RedisString, Status};
+
+use datatype::{ENCODING_VERSION, MAVG_TYPE};
+use reply::{guarded, Handler};
+
+/// Registers `handler` behind the panic boundary of [`guarded`].
+macro_rules! command {
+    ($handler:path) => {
+        |ctx: &Context, args: Vec<RedisString>| {
+            guarded($handler as Handler, ctx, args)
+        }
+    };
+}
+
+/// Sets the module's options and logs its version, once, at load.
+fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+    // SAFETY: called from `RedisModule_OnLoad` with the live context,
+    // after `RedisModule_Init` filled the API pointers.
+    unsafe {
+        if let Some(set_options) = raw::RedisModule_SetModuleOptions {
+            set_options(
+                ctx.ctx,
+                raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS as i32,
+            );
+        }
+    }
+    ctx.log_notice(&format!(
+        "redis-mavg {} loaded: type mavg-type, encoding version {}",
+        env!("CARGO_PKG_VERSION"),
+        ENCODING_VERSION,
+    ));
+    Status::Ok
+}
+
+/// The module version Redis reports: major * 10000 + minor * 100 + patch.
+const MODULE_VERSION: i32 = 100;
+
+redis_module! {
+    name: "mavg",
+    version: MODULE_VERSION,
+    allocator: (alloc::ModuleAllocator, alloc::ModuleAllocator),
+    data_types: [MAVG_TYPE],
+    init: init,
+    commands: [
+        ["mavg.create", command!(commands::create), "write deny-oom", 1, 1, 1, ""],
+        ["mavg.add", command!(commands::add), "write deny-oom", 1, 1, 1, ""],
+        ["mavg.avg", command!(commands::avg), "readonly fast", 1, 1, 1, ""],
+        ["mavg.get", command!(commands::get), "readonly fast", 1, 1, 1, ""],
+        ["mavg.range", command!(commands::range), "readonly", 1, 1, 1, ""],
+        ["mavg.info", command!(commands::info), "readonly fast", 1, 1, 1, ""],
+    ],
+}

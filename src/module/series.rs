@@ -1,0 +1,116 @@
+//! The value of a MAVG key: a moving average plus what element ids need.
+
+use uuid::Uuid;
+
+use super::id::{element_id, split_id, MAX_SEQ};
+use crate::{Error, ExactMovingAverage, MovingAverage};
+
+/// One MAVG key: the values of its window and its id space.
+#[derive(Clone, Debug)]
+pub(crate) struct Series {
+    pub(crate) average: ExactMovingAverage,
+    /// The random half of every element id of this key.
+    pub(crate) tag: u64,
+    /// The sequence number the next value added gets.
+    pub(crate) next_seq: u64,
+}
+
+impl Series {
+    /// An empty series whose next value gets sequence number `next_seq`.
+    pub(crate) fn new(
+        window: usize,
+        tag: u64,
+        next_seq: u64,
+    ) -> Result<Series, Error> {
+        if next_seq > MAX_SEQ {
+            return Err(Error::BadSeq);
+        }
+        Ok(Series {
+            average: ExactMovingAverage::new(window)?,
+            tag,
+            next_seq,
+        })
+    }
+
+    /// Appends `values`, all or none; returns the first one's sequence
+    /// number.
+    pub(crate) fn add(&mut self, values: &[f64]) -> Result<u64, Error> {
+        let first = self.next_seq;
+        let next = first
+            .checked_add(values.len() as u64)
+            .filter(|&next| next <= MAX_SEQ + 1)
+            .ok_or(Error::IdsExhausted)?;
+
+        self.average.push_all(values)?;
+        self.next_seq = next;
+        Ok(first)
+    }
+
+    /// The sequence number of the oldest value held.
+    pub(crate) fn first_seq(&self) -> u64 {
+        self.next_seq - self.average.len() as u64
+    }
+
+    /// The id of the value at `position` (0 the oldest), which must be
+    /// held.
+    pub(crate) fn id_at(&self, position: usize) -> Uuid {
+        element_id(self.tag, self.first_seq() + position as u64)
+    }
+
+    /// The value whose id is `id`, `None` if it is not in the window.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignId`] if `id` is not an element id of this key.
+    pub(crate) fn get_by_id(&self, id: Uuid) -> Result<Option<f64>, Error> {
+        let (tag, seq) = split_id(id).ok_or(Error::ForeignId)?;
+        if tag != self.tag {
+            return Err(Error::ForeignId);
+        }
+        if seq < self.first_seq() || seq >= self.next_seq {
+            return Ok(None);
+        }
+        let position = (seq - self.first_seq()) as isize;
+        Ok(self.average.get(position))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_window() -> Result<(), Error> {
+        let mut series = Series::new(2, 42, 0)?;
+        assert_eq!(series.add(&[1.0, 2.0, 3.0])?, 0);
+
+        assert_eq!(series.get_by_id(element_id(series.tag, 0))?, None);
+        assert_eq!(series.get_by_id(element_id(series.tag, 1))?, Some(2.0));
+        assert_eq!(series.get_by_id(element_id(series.tag, 2))?, Some(3.0));
+        assert_eq!(series.get_by_id(element_id(series.tag, 3))?, None);
+        assert_eq!(series.id_at(0), element_id(series.tag, 1));
+        Ok(())
+    }
+
+    #[test]
+    fn foreign_ids_are_refused() -> Result<(), Error> {
+        let series = Series::new(2, 42, 0)?;
+        let other = Series::new(2, 43, 0)?;
+        assert_eq!(
+            series.get_by_id(element_id(other.tag, 0)),
+            Err(Error::ForeignId)
+        );
+        assert_eq!(series.get_by_id(Uuid::nil()), Err(Error::ForeignId));
+        Ok(())
+    }
+
+    #[test]
+    fn sequence_numbers_run_out() -> Result<(), Error> {
+        let mut series = Series::new(2, 1, MAX_SEQ)?;
+        assert_eq!(series.add(&[1.0, 2.0]), Err(Error::IdsExhausted));
+        assert_eq!(series.add(&[1.0])?, MAX_SEQ);
+        assert_eq!(series.add(&[1.0]), Err(Error::IdsExhausted));
+        assert_eq!(series.average.len(), 1);
+        Ok(())
+    }
+}
