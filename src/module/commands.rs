@@ -110,6 +110,9 @@ pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
         {
             (Some(parse_window(n.as_slice())?), values)
         }
+        [option] if is_keyword(option.as_slice(), "WINDOW") => {
+            return Err(Error::WrongArity("mavg.add"));
+        }
         _ => (None, rest),
     };
     if values.is_empty() {
