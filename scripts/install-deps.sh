@@ -7,10 +7,7 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 &&
-   ! ls /usr/lib/*/libclang*.so* >/dev/null 2>&1; then
-  missing+=(libclang-dev)
-fi
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
