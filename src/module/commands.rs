@@ -1,6 +1,7 @@
 //! The MAVG commands. Each handler parses its arguments, opens its key,
 //! acts, and replies; the README documents each command's contract.
 
+use redis_module::key::RedisKeyWritable;
 use redis_module::{Context, RedisString, RedisValue};
 use uuid::Uuid;
 
@@ -56,8 +57,6 @@ impl CreateOptions {
             let [name, value] = pair else {
                 return Err(Error::Syntax);
             };
-            let name = name.as_slice();
-            let value = value.as_slice();
             if is_keyword(name, "WINDOW") && window.is_none() {
                 window = Some(parse_window(value)?);
             } else if is_keyword(name, "IDTAG") && tag.is_none() {
@@ -88,7 +87,7 @@ fn replicate_create(
     let tag = format!("{tag:016x}");
     let seq = seq.to_string();
     let args: [&[u8]; 7] = [
-        key.as_slice(),
+        key,
         b"WINDOW",
         window.as_bytes(),
         b"IDTAG",
@@ -101,53 +100,88 @@ fn replicate_create(
 
 /// `MAVG.ADD key [WINDOW n] value [value ...]`
 pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
-    let [_, key, rest @ ..] = args else {
-        return Err(Error::WrongArity("mavg.add"));
-    };
-    let (window, values) = match rest {
-        [option, n, values @ ..]
-            if is_keyword(option.as_slice(), "WINDOW") =>
-        {
-            (Some(parse_window(n.as_slice())?), values)
-        }
-        [option] if is_keyword(option.as_slice(), "WINDOW") => {
-            return Err(Error::WrongArity("mavg.add"));
-        }
-        _ => (None, rest),
-    };
-    if values.is_empty() {
-        return Err(Error::WrongArity("mavg.add"));
-    }
-    let values = parse_values(values.iter().map(|v| v.as_slice()))?;
+    let request = AddRequest::parse(args)?;
 
-    let redis_key = ctx.open_key_writable(key);
+    let redis_key = ctx.open_key_writable(request.key);
     let (tag, first) = match read_series_mut(&redis_key)? {
-        Some(series) => {
-            if window.is_some_and(|n| n != series.average.window()) {
-                return Err(Error::WindowMismatch);
-            }
-            let first = series.add(&values)?;
-            ctx.replicate_verbatim();
-            (series.tag, first)
-        }
-        None => {
-            let window = window.unwrap_or(DEFAULT_WINDOW);
-            let mut series = Series::new(window, random_tag(), 0)?;
-            let first = series.add(&values)?;
-            let tag = series.tag;
-            write_series(&redis_key, series)?;
-            replicate_create(ctx, key, window, tag, 0);
-            let verbatim: Vec<&RedisString> = args[1..].iter().collect();
-            ctx.replicate("MAVG.ADD", &verbatim[..]);
-            (tag, first)
-        }
+        Some(series) => add_to_existing(ctx, series, &request)?,
+        None => add_to_new(ctx, &redis_key, &request, args)?,
     };
 
-    let last = first + values.len() as u64;
+    let last = first + request.values.len() as u64;
     let ids = (first..last)
         .map(|seq| id_reply(element_id(tag, seq)))
         .collect();
     Ok(RedisValue::Array(ids))
+}
+
+/// The arguments of `MAVG.ADD`, parsed.
+struct AddRequest<'a> {
+    key: &'a RedisString,
+    window: Option<usize>,
+    values: Vec<f64>,
+}
+
+impl<'a> AddRequest<'a> {
+    fn parse(args: &'a [RedisString]) -> Result<AddRequest<'a>, Error> {
+        let arity = Error::WrongArity("mavg.add");
+        let [_, key, rest @ ..] = args else {
+            return Err(arity);
+        };
+        let (window, values) = match rest {
+            [option, n, values @ ..] if is_keyword(option, "WINDOW") => {
+                (Some(parse_window(n)?), values)
+            }
+            [option] if is_keyword(option, "WINDOW") => return Err(arity),
+            _ => (None, rest),
+        };
+        if values.is_empty() {
+            return Err(arity);
+        }
+
+        let values = parse_values(values.iter().map(|v| &v[..]))?;
+        Ok(AddRequest {
+            key,
+            window,
+            values,
+        })
+    }
+}
+
+/// Adds to a key that exists; returns its tag and the first new
+/// sequence number.
+fn add_to_existing(
+    ctx: &Context,
+    series: &mut Series,
+    request: &AddRequest,
+) -> Result<(u64, u64), Error> {
+    if request.window.is_some_and(|n| n != series.average.window()) {
+        return Err(Error::WindowMismatch);
+    }
+
+    let first = series.add(&request.values)?;
+    ctx.replicate_verbatim();
+    Ok((series.tag, first))
+}
+
+/// Creates the key with the values; returns its tag and the first
+/// sequence number. Replicas get the tag drawn here, then the same add.
+fn add_to_new(
+    ctx: &Context,
+    redis_key: &RedisKeyWritable,
+    request: &AddRequest,
+    args: &[RedisString],
+) -> Result<(u64, u64), Error> {
+    let window = request.window.unwrap_or(DEFAULT_WINDOW);
+    let mut series = Series::new(window, random_tag(), 0)?;
+    let first = series.add(&request.values)?;
+    let tag = series.tag;
+    write_series(redis_key, series)?;
+
+    replicate_create(ctx, request.key, window, tag, 0);
+    let add_args: Vec<&RedisString> = args[1..].iter().collect();
+    ctx.replicate("MAVG.ADD", &add_args[..]);
+    Ok((tag, first))
 }
 
 /// `MAVG.AVG key`
@@ -167,7 +201,7 @@ pub(crate) fn get(ctx: &Context, args: &[RedisString]) -> Reply {
     let [_, key, reference] = args else {
         return Err(Error::WrongArity("mavg.get"));
     };
-    let reference = parse_ref(reference.as_slice())?;
+    let reference = parse_ref(reference)?;
 
     let redis_key = ctx.open_key(key);
     let Some(series) = read_series(&redis_key)? else {
@@ -187,16 +221,14 @@ pub(crate) fn get(ctx: &Context, args: &[RedisString]) -> Reply {
 pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
     let (key, start, stop, with_ids) = match args {
         [_, key, start, stop] => (key, start, stop, false),
-        [_, key, start, stop, option]
-            if is_keyword(option.as_slice(), "WITHIDS") =>
-        {
+        [_, key, start, stop, option] if is_keyword(option, "WITHIDS") => {
             (key, start, stop, true)
         }
         [_, _, _, _, _] => return Err(Error::Syntax),
         _ => return Err(Error::WrongArity("mavg.range")),
     };
-    let start = parse_integer(start.as_slice())?;
-    let stop = parse_integer(stop.as_slice())?;
+    let start = parse_integer(start)?;
+    let stop = parse_integer(stop)?;
 
     let redis_key = ctx.open_key(key);
     let Some(series) = read_series(&redis_key)? else {
