@@ -231,6 +231,30 @@ fn values_read_as_rust_reads_them() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn a_client_library_reads_the_replies() -> TestResult {
+    let server = Server::start()?;
+    let mut client = server.client()?;
+
+    let ids: Vec<String> = redis::cmd("MAVG.ADD")
+        .arg("k")
+        .arg(&["WINDOW", "2", "1", "2", "4"])
+        .query(&mut client)?;
+    let average: Option<f64> =
+        redis::cmd("MAVG.AVG").arg("k").query(&mut client)?;
+    let missing: Option<f64> =
+        redis::cmd("MAVG.AVG").arg("missing").query(&mut client)?;
+    let values: Vec<f64> = redis::cmd("MAVG.RANGE")
+        .arg(&["k", "0", "-1"])
+        .query(&mut client)?;
+
+    assert_eq!(ids.len(), 3);
+    assert_eq!(average, Some(3.0));
+    assert_eq!(missing, None);
+    assert_eq!(values, [2.0, 4.0]);
+    Ok(())
+}
+
 /// A key `k` of window 5 that held 10, 20, ..., 60 (10 has left), and the
 /// ids of those six values.
 fn six_values_in_five(conn: &mut RawConn) -> TestResult<Vec<ElementId>> {

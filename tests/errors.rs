@@ -351,10 +351,12 @@ fn info_refuses_a_missing_key() -> TestResult {
 #[test]
 fn commands_refuse_wrong_argument_counts() -> TestResult {
     let (_server, mut conn) = server_with_key()?;
-    let cases: [&[&str]; 13] = [
+    let cases: [&[&str]; 15] = [
         &["MAVG.CREATE"],
         &["MAVG.ADD"],
         &["MAVG.ADD", "k"],
+        &["MAVG.ADD", "k", "WINDOW"],
+        &["MAVG.ADD", "k", "WINDOW", "5"],
         &["MAVG.AVG"],
         &["MAVG.AVG", "k", "k"],
         &["MAVG.GET"],

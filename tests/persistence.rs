@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::mavg::{add, info, snapshot, Snapshot, SEQ_MAX};
 use common::resp::{cmd, RawConn, Reply};
-use common::server::{wait_until, Server};
+use common::server::{rewrite_aof, Server};
 use common::{Context, TestResult};
 
 /// The keys [`fill`] makes.
@@ -34,8 +32,9 @@ fn fill(conn: &mut RawConn) -> TestResult {
     fill_many(conn, "big", &["WINDOW", "1000000000"], 1000)?;
     conn.ok(&["MAVG.CREATE", "empty", "WINDOW", "7", "SEQ", "12"])?;
     let seq = (SEQ_MAX - 100).to_string();
-    let tag = ["IDTAG", "0123456789abcdef", "SEQ", &seq];
-    conn.ok(&[&["MAVG.CREATE", "restored", "WINDOW", "4"][..], &tag].concat())?;
+    let create = ["MAVG.CREATE", "restored", "WINDOW", "4"];
+    let options = ["IDTAG", "0123456789abcdef", "SEQ", &seq];
+    conn.ok(&[&create[..], &options].concat())?;
     add(conn, "restored", &["1", "2", "3", "4", "5", "6"])?;
     let extremes = ["1e308", "-1e308", "5e-324", "-0.0", "0.1", "-2.5e-7"];
     add(conn, "extreme", &[&["WINDOW", "6"][..], &extremes].concat())?;
@@ -145,16 +144,7 @@ fn keys_survive_an_aof_rewrite_without_rdb_preamble() -> TestResult {
     fill(&mut conn)?;
     let before = snapshots(&mut conn)?;
 
-    conn.ok(&["BGREWRITEAOF"])?;
-    wait_until("the AOF rewrite ends", Duration::from_secs(60), || {
-        let reply = conn.ok(&["INFO", "persistence"])?;
-        let text = reply.text().unwrap_or("");
-        Ok(text.contains("aof_rewrite_in_progress:0")
-            && text.contains("aof_rewrite_scheduled:0"))
-    })?;
-    let status = conn.ok(&["INFO", "persistence"])?;
-    let status = status.text().unwrap_or("");
-    assert!(status.contains("aof_last_bgrewrite_status:ok"), "{status}");
+    rewrite_aof(&mut conn)?;
     drop(conn);
     server.restart().context("restarting on the AOF")?;
     let mut conn = server.connect()?;

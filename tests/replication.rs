@@ -171,7 +171,8 @@ fn state(conn: &mut RawConn) -> TestResult<Vec<(Snapshot, Reply)>> {
 
 #[test]
 fn a_replica_holds_the_same_keys_and_ids() -> TestResult {
-    let primary = Server::start()?;
+    // Full sync starts at once instead of waiting 5 s for more replicas.
+    let primary = Server::start_with(&["--repl-diskless-sync-delay", "0"])?;
     let replica = Server::start()?;
     let mut writer = primary.connect()?;
     let mut reader = replica.connect()?;
@@ -199,6 +200,8 @@ fn a_replica_holds_the_same_keys_and_ids() -> TestResult {
     {
         assert_eq!(theirs, mine, "{key} on the replica");
     }
-    assert_eq!(reader.ok(&["DBSIZE"])?, writer.ok(&["DBSIZE"])?);
+    let key_count = Reply::Int(KEY_COUNT as i64 + 2);
+    assert_eq!(writer.ok(&["DBSIZE"])?, key_count, "keys on the primary");
+    assert_eq!(reader.ok(&["DBSIZE"])?, key_count, "keys on the replica");
     Ok(())
 }

@@ -272,3 +272,22 @@ pub fn wait_until(
     }
     Ok(())
 }
+
+/// Runs `BGREWRITEAOF` on `conn`'s server and waits for it to succeed.
+pub fn rewrite_aof(conn: &mut RawConn) -> TestResult {
+    conn.ok(&["BGREWRITEAOF"])?;
+    let persistence = |conn: &mut RawConn| -> TestResult<String> {
+        let reply = conn.ok(&["INFO", "persistence"])?;
+        Ok(reply.text().unwrap_or("").to_string())
+    };
+    wait_until("the AOF rewrite ends", Duration::from_secs(60), || {
+        let text = persistence(conn)?;
+        Ok(text.contains("aof_rewrite_in_progress:0")
+            && text.contains("aof_rewrite_scheduled:0"))
+    })?;
+    let text = persistence(conn)?;
+    if !text.contains("aof_last_bgrewrite_status:ok") {
+        return fail(format!("the AOF rewrite failed:\n{text}"));
+    }
+    Ok(())
+}
