@@ -277,6 +277,8 @@ fn get_by_position_counts_like_lindex() -> TestResult {
         ("5", Reply::Nil),
         ("-6", Reply::Nil),
         ("1000000", Reply::Nil),
+        ("9223372036854775807", Reply::Nil),
+        ("-9223372036854775808", Reply::Nil),
     ];
 
     for (position, expected) in cases {
@@ -311,6 +313,27 @@ fn get_by_id_finds_values_still_in_the_window() -> TestResult {
 }
 
 #[test]
+fn get_by_id_of_a_restored_id_space() -> TestResult {
+    let server = Server::start()?;
+    let mut conn = server.connect()?;
+    let create = ["MAVG.CREATE", "k", "WINDOW", "2", "SEQ", "100"];
+    conn.ok(&create)?;
+    let ids = add(&mut conn, "k", &["1", "2", "3"])?;
+    let tag = ids[0].tag;
+
+    for seq in [0, 50, 99, 100, 103, SEQ_MAX] {
+        let id = ElementId { tag, seq }.text();
+        let reply = conn.ok(&["MAVG.GET", "k", &id])?;
+        assert_eq!(reply, Reply::Nil, "the id of sequence number {seq}");
+    }
+    for (id, value) in ids[1..].iter().zip(["2", "3"]) {
+        let reply = conn.ok(&["MAVG.GET", "k", &id.text()])?;
+        assert_eq!(reply, Reply::bulk(value), "{id:?}");
+    }
+    Ok(())
+}
+
+#[test]
 fn range_follows_lrange_rules() -> TestResult {
     let server = Server::start()?;
     let mut conn = server.connect()?;
@@ -319,8 +342,11 @@ fn range_follows_lrange_rules() -> TestResult {
     add(&mut conn, "k", &[&["WINDOW", "6"][..], &values].concat())?;
     conn.ok(&[&["RPUSH", "list"][..], &values[3..]].concat())?;
 
-    for start in -9..=9 {
-        for stop in -9..=9 {
+    let extremes = [i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX];
+    let positions: Vec<i64> = (-9..=9).chain(extremes).collect();
+
+    for start in &positions {
+        for stop in &positions {
             let (start, stop) = (start.to_string(), stop.to_string());
             let expected = conn.ok(&["LRANGE", "list", &start, &stop])?;
             let reply = conn.ok(&["MAVG.RANGE", "k", &start, &stop])?;

@@ -299,15 +299,17 @@ fn get_refuses_refs_that_are_neither_positions_nor_ids() -> TestResult {
 fn get_refuses_ids_of_other_keys() -> TestResult {
     let (_server, mut conn) = server_with_key()?;
     let other = add(&mut conn, "other", &["1"])?[0];
-    let k_tag = add(&mut conn, "k", &["8"])?[0].tag;
+    let own = add(&mut conn, "k", &["8"])?[0];
+    let other_tag = ElementId {
+        tag: own.tag ^ 1,
+        seq: own.seq,
+    };
     let foreign = [
         other.text(),
         other.text().to_uppercase(),
-        ElementId {
-            tag: k_tag ^ 1,
-            seq: 0,
-        }
-        .text(),
+        other_tag.text(),
+        with_digit(&own.text(), 14, '4'),
+        with_digit(&own.text(), 19, 'c'),
         "550e8400-e29b-41d4-a716-446655440000".to_string(),
         "00000000-0000-0000-0000-000000000000".to_string(),
     ];
@@ -315,6 +317,14 @@ fn get_refuses_ids_of_other_keys() -> TestResult {
         refuses(&mut conn, &["MAVG.GET", "k", id], FOREIGN_ID, &["k"])?;
     }
     Ok(())
+}
+
+/// `id` with the character at `index` replaced: index 14 is the version
+/// digit, index 19 the one holding the variant.
+fn with_digit(id: &str, index: usize, digit: char) -> String {
+    id.char_indices()
+        .map(|(i, c)| if i == index { digit } else { c })
+        .collect()
 }
 
 #[test]
