@@ -382,11 +382,9 @@ fn commands_refuse_wrong_argument_counts() -> TestResult {
         let name = args[0].to_lowercase();
         let error =
             format!("ERR wrong number of arguments for '{name}' command");
+        let lower = [&[name.as_str()][..], &args[1..]].concat();
+
         refuses(&mut conn, args, &error, &["k"])?;
-        let mut lower: Vec<String> =
-            args.iter().map(|a| a.to_string()).collect();
-        lower[0] = name;
-        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
         refuses(&mut conn, &lower, &error, &["k"])?;
     }
     Ok(())

@@ -13,7 +13,9 @@
 mod common;
 
 use common::exact::{exact_mean, is_shortest_text};
-use common::mavg::{info, snapshot, texts, ElementId, Snapshot, SEQ_MAX};
+use common::mavg::{
+    info, snapshot, texts, ElementId, Info, Snapshot, SEQ_MAX,
+};
 use common::resp::{RawConn, Reply};
 use common::server::{rewrite_aof, Server};
 use common::{fail, Context, TestResult};
@@ -323,6 +325,7 @@ fn is_consistent(conn: &mut RawConn, key: &str) -> TestResult {
     let info = info(conn, key)?;
     let range =
         texts(&conn.ok(&["MAVG.RANGE", key, "0", "-1", "WITHIDS"])?)?;
+    let average = conn.ok(&["MAVG.AVG", key])?;
 
     let counts_hold = (1..=1_000_000_000).contains(&info.window)
         && (0..=info.window).contains(&info.length)
@@ -331,6 +334,23 @@ fn is_consistent(conn: &mut RawConn, key: &str) -> TestResult {
     if !counts_hold {
         return fail(format!("{info:?} with range {range:?}"));
     }
+    let values = values_with_their_ids(&info, &range)?;
+    let consistent = match exact_mean(&values) {
+        None => average == Reply::Nil,
+        Some(mean) => is_shortest_text(average.text().unwrap_or(""), mean),
+    };
+    if !consistent {
+        return fail(format!("average {average:?} of {values:?}"));
+    }
+    Ok(())
+}
+
+/// The values of a `MAVG.RANGE ... WITHIDS` reply, each checked finite and
+/// with the id its position gives.
+fn values_with_their_ids(
+    info: &Info,
+    range: &[String],
+) -> TestResult<Vec<f64>> {
     let first_seq = (info.added - info.length) as u64;
     let mut values = Vec::new();
     for (i, pair) in range.chunks(2).enumerate() {
@@ -345,15 +365,7 @@ fn is_consistent(conn: &mut RawConn, key: &str) -> TestResult {
         }
         values.push(value);
     }
-    let average = conn.ok(&["MAVG.AVG", key])?;
-    let consistent = match exact_mean(&values) {
-        None => average == Reply::Nil,
-        Some(mean) => is_shortest_text(average.text().unwrap_or(""), mean),
-    };
-    if !consistent {
-        return fail(format!("average {average:?} of {values:?}"));
-    }
-    Ok(())
+    Ok(values)
 }
 
 #[test]
