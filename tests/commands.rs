@@ -405,13 +405,23 @@ fn a_big_window_holds_only_its_values() -> TestResult {
     let mut conn = server.connect()?;
 
     add(&mut conn, "k", &["WINDOW", "1000000000", "1", "2", "3"])?;
+    let small = memory_usage(&mut conn, "k")?;
+    let values: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    add(&mut conn, "k", &values)?;
+    let large = memory_usage(&mut conn, "k")?;
 
     let info = info(&mut conn, "k")?;
-    assert_eq!((info.window, info.length), (1_000_000_000, 3));
-    let usage = conn.ok(&["MEMORY", "USAGE", "k"])?;
-    let bytes = usage.int().context(format!("MEMORY USAGE {usage:?}"))?;
-    assert!(bytes < 100_000, "a key of three values uses {bytes} bytes");
+    assert_eq!((info.window, info.length), (1_000_000_000, 10_003));
+    assert!(small < 100_000, "a key of three values uses {small} bytes");
+    assert!(large >= 80_000, "10,003 values counted as {large} bytes");
     Ok(())
+}
+
+/// What `MEMORY USAGE key` counts, in bytes.
+fn memory_usage(conn: &mut RawConn, key: &str) -> TestResult<i64> {
+    let usage = conn.ok(&["MEMORY", "USAGE", key])?;
+    usage.int().context(format!("MEMORY USAGE {usage:?}"))
 }
 
 /// The commands, whether each writes, and arguments that make it valid.

@@ -29,7 +29,8 @@ fn fill(conn: &mut RawConn) -> TestResult {
     add(conn, "partial", &["WINDOW", "10", "0.1", "0.2", "0.3"])?;
     fill_many(conn, "default", &[], 250)?;
     conn.ok(&["MAVG.CREATE", "big", "WINDOW", "1000000000"])?;
-    fill_many(conn, "big", &["WINDOW", "1000000000"], 1000)?;
+    // More values than one RDB chunk (8,192) or one AOF command (1,024).
+    fill_many(conn, "big", &["WINDOW", "1000000000"], 10_000)?;
     conn.ok(&["MAVG.CREATE", "empty", "WINDOW", "7", "SEQ", "12"])?;
     let seq = (SEQ_MAX - 100).to_string();
     let create = ["MAVG.CREATE", "restored", "WINDOW", "4"];
