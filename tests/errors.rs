@@ -38,8 +38,10 @@ const NOT_FINITES: [&str; 9] = [
 ];
 
 /// Windows the README refuses.
-const BAD_WINDOWS: [&str; 8] = [
+const BAD_WINDOWS: [&str; 10] = [
     "0",
+    "+5",
+    "005",
     "-1",
     "18446744073709551616",
     "18446744073709551615",
@@ -286,6 +288,9 @@ fn get_refuses_refs_that_are_neither_positions_nor_ids() -> TestResult {
         "0x1",
         " 1",
         "1e3",
+        "+1",
+        "007",
+        "-0",
         "01234567-89ab-8cde-bc00-00000000002",
         "01234567x89ab-8cde-bc00-00000000002a",
     ];
@@ -336,6 +341,9 @@ fn range_refuses_bad_positions_and_words() -> TestResult {
         "1.5",
         "99999999999999999999",
         "-99999999999999999999",
+        "+1",
+        "007",
+        "-0",
     ];
     for position in positions {
         let start = ["MAVG.RANGE", "k", position, "-1"];
@@ -452,5 +460,46 @@ fn refuses_other_type(
         "{} changed the key",
         common::resp::show(args)
     );
+    Ok(())
+}
+
+#[test]
+fn add_refuses_values_longer_than_the_limit() -> TestResult {
+    let (_server, mut conn) = server_with_key()?;
+    let long = format!("1.{}", "0".repeat(5118));
+    add(&mut conn, "k", &[long.as_str()])?;
+    let too_long = format!("{long}0");
+    let args = ["MAVG.ADD", "k", too_long.as_str()];
+    refuses(&mut conn, &args, NOT_A_FLOAT, &["k"])?;
+    Ok(())
+}
+
+#[test]
+fn a_refused_write_does_not_fire_watch() -> TestResult {
+    let (server, mut watcher) = server_with_key()?;
+    let mut other = server.connect()?;
+    other.ok(&["SET", "s", "x"])?;
+    let refused: [&[&str]; 4] = [
+        &["MAVG.ADD", "k", "WINDOW", "6", "1"],
+        &["MAVG.CREATE", "k", "WINDOW", "5"],
+        &["MAVG.ADD", "s", "1"],
+        &["MAVG.CREATE", "s", "WINDOW", "5"],
+    ];
+    for args in refused {
+        let key = args[1];
+        watcher.ok(&["WATCH", key])?;
+        assert!(other.call(args)?.is_error(), "{args:?}");
+        watcher.ok(&["MULTI"])?;
+        watcher.ok(&["EXISTS", key])?;
+        let exec = watcher.ok(&["EXEC"])?;
+        assert_eq!(exec, Reply::Array(vec![Reply::Int(1)]), "{args:?}");
+    }
+
+    // A write that succeeds does fire it.
+    watcher.ok(&["WATCH", "k"])?;
+    add(&mut other, "k", &["1"])?;
+    watcher.ok(&["MULTI"])?;
+    watcher.ok(&["EXISTS", "k"])?;
+    assert_eq!(watcher.call(&["EXEC"])?, Reply::Nil);
     Ok(())
 }

@@ -14,13 +14,22 @@ pub(crate) enum Ref {
     Id(Uuid),
 }
 
-/// A finite double written in decimal.
+/// The longest text read as a value. Any double is written exactly in
+/// far fewer characters; Rust's parser misreads texts of hundreds of
+/// thousands of digits.
+pub(crate) const MAX_VALUE_LEN: usize = 5120;
+
+/// A finite double written in decimal, in at most [`MAX_VALUE_LEN`]
+/// characters.
 ///
 /// # Errors
 ///
 /// [`Error::NotAFloat`] for anything but a number, [`Error::NonFinite`]
 /// for NaN, infinities, and numbers beyond the double range.
 pub(crate) fn parse_value(arg: &[u8]) -> Result<f64, Error> {
+    if arg.len() > MAX_VALUE_LEN {
+        return Err(Error::NotAFloat);
+    }
     let text = std::str::from_utf8(arg).map_err(|_| Error::NotAFloat)?;
     let value: f64 = text.parse().map_err(|_| Error::NotAFloat)?;
     if value.is_finite() {
@@ -44,8 +53,19 @@ pub(crate) fn parse_values<'a>(
     Ok(values)
 }
 
-/// A 64-bit signed integer in decimal.
+/// A 64-bit signed integer in the one spelling Redis accepts: an
+/// optional `-`, then digits without leading zeros (`0`, `-12`; not
+/// `+1`, `007`, `-0`).
 pub(crate) fn parse_integer(arg: &[u8]) -> Result<i64, Error> {
+    let digits = arg.strip_prefix(b"-").unwrap_or(arg);
+    let canonical = match digits {
+        [b'0'] => digits.len() == arg.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !canonical {
+        return Err(Error::NotAnInteger);
+    }
     std::str::from_utf8(arg)
         .ok()
         .and_then(|text| text.parse().ok())
@@ -113,6 +133,34 @@ mod tests {
             assert_eq!(parse_value(bad), Err(Error::NonFinite));
         }
         assert_eq!(parse_value(b"\xff"), Err(Error::NotAFloat));
+    }
+
+    #[test]
+    fn long_values() {
+        let long = format!("1.{}", "0".repeat(MAX_VALUE_LEN - 2));
+        assert_eq!(parse_value(long.as_bytes()), Ok(1.0));
+        let too_long = format!("{long}0");
+        assert_eq!(parse_value(too_long.as_bytes()), Err(Error::NotAFloat));
+    }
+
+    #[test]
+    fn integers_in_the_redis_spelling() {
+        assert_eq!(parse_integer(b"0"), Ok(0));
+        assert_eq!(parse_integer(b"-12"), Ok(-12));
+        assert_eq!(parse_integer(b"9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_integer(b"-9223372036854775808"), Ok(i64::MIN));
+        for bad in [
+            &b"+1"[..],
+            b"007",
+            b"-0",
+            b"",
+            b"-",
+            b"1.0",
+            b" 1",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(parse_integer(bad), Err(Error::NotAnInteger));
+        }
     }
 
     #[test]

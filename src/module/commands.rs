@@ -2,6 +2,7 @@
 //! acts, and replies; the README documents each command's contract.
 
 use redis_module::key::RedisKeyWritable;
+use redis_module::raw;
 use redis_module::{Context, RedisString, RedisValue};
 use uuid::Uuid;
 
@@ -36,6 +37,7 @@ pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     let series = Series::new(spec.window, tag, spec.seq)?;
     write_series(&redis_key, series)?;
 
+    signal_modified(ctx, key);
     replicate_create(ctx, key, spec.window, tag, spec.seq);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
@@ -72,6 +74,19 @@ impl CreateOptions {
             tag,
             seq: seq.unwrap_or(0),
         })
+    }
+}
+
+/// Tells Redis that `key` changed, for WATCH and client tracking. The
+/// module does this itself, after a write succeeded, so that a refused
+/// write signals nothing.
+fn signal_modified(ctx: &Context, key: &RedisString) {
+    // SAFETY: the API pointer is set at load; `ctx` and `key` are live for
+    // the whole command.
+    unsafe {
+        if let Some(signal) = raw::RedisModule_SignalModifiedKey {
+            signal(ctx.ctx, key.inner);
+        }
     }
 }
 
@@ -160,6 +175,7 @@ fn add_to_existing(
     }
 
     let first = series.add(&request.values)?;
+    signal_modified(ctx, request.key);
     ctx.replicate_verbatim();
     Ok((series.tag, first))
 }
@@ -178,6 +194,7 @@ fn add_to_new(
     let tag = series.tag;
     write_series(redis_key, series)?;
 
+    signal_modified(ctx, request.key);
     replicate_create(ctx, request.key, window, tag, 0);
     let add_args: Vec<&RedisString> = args[1..].iter().collect();
     ctx.replicate("MAVG.ADD", &add_args[..]);

@@ -12,7 +12,8 @@ mod reply;
 mod series;
 mod text;
 
-use redis_module::{raw, redis_module, Context, RedisString, Status};
+use redis_module::raw::ModuleOptions;
+use redis_module::{redis_module, Context, RedisString, Status};
 
 use datatype::{ENCODING_VERSION, MAVG_TYPE};
 use reply::{guarded, Handler};
@@ -28,16 +29,13 @@ macro_rules! command {
 
 /// Sets the module's options and logs its version, once, at load.
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
-    // SAFETY: called from `RedisModule_OnLoad` with the live context,
-    // after `RedisModule_Init` filled the API pointers.
-    unsafe {
-        if let Some(set_options) = raw::RedisModule_SetModuleOptions {
-            set_options(
-                ctx.ctx,
-                raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS as i32,
-            );
-        }
-    }
+    // Keys are signalled as modified by the commands themselves, and only
+    // when they succeed: a refused write must not fire WATCH or client
+    // tracking.
+    ctx.set_module_options(
+        ModuleOptions::HANDLE_IO_ERRORS
+            | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED,
+    );
     ctx.log_notice(&format!(
         "redis-mavg {} loaded: type mavg-type, encoding version {}",
         env!("CARGO_PKG_VERSION"),
