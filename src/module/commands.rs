@@ -3,7 +3,7 @@
 
 use redis_module::key::RedisKeyWritable;
 use redis_module::raw;
-use redis_module::{Context, RedisString, RedisValue};
+use redis_module::{Context, NotifyEvent, RedisString, RedisValue};
 use uuid::Uuid;
 
 use super::args::{
@@ -37,7 +37,7 @@ pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     let series = Series::new(spec.window, tag, spec.seq)?;
     write_series(&redis_key, series)?;
 
-    signal_modified(ctx, key);
+    announce(ctx, key, &["mavg.create"]);
     replicate_create(ctx, key, spec.window, tag, spec.seq);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
@@ -77,16 +77,19 @@ impl CreateOptions {
     }
 }
 
-/// Tells Redis that `key` changed, for WATCH and client tracking. The
-/// module does this itself, after a write succeeded, so that a refused
-/// write signals nothing.
-fn signal_modified(ctx: &Context, key: &RedisString) {
+/// Tells Redis that `key` changed, for WATCH and client tracking, and
+/// publishes `events` as keyspace notifications of the module class. Only
+/// a write that succeeded calls this, so a refused one signals nothing.
+fn announce(ctx: &Context, key: &RedisString, events: &[&str]) {
     // SAFETY: the API pointer is set at load; `ctx` and `key` are live for
     // the whole command.
     unsafe {
         if let Some(signal) = raw::RedisModule_SignalModifiedKey {
             signal(ctx.ctx, key.inner);
         }
+    }
+    for event in events {
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key);
     }
 }
 
@@ -175,7 +178,7 @@ fn add_to_existing(
     }
 
     let first = series.add(&request.values)?;
-    signal_modified(ctx, request.key);
+    announce(ctx, request.key, &["mavg.add"]);
     ctx.replicate_verbatim();
     Ok((series.tag, first))
 }
@@ -194,7 +197,7 @@ fn add_to_new(
     let tag = series.tag;
     write_series(redis_key, series)?;
 
-    signal_modified(ctx, request.key);
+    announce(ctx, request.key, &["mavg.create", "mavg.add"]);
     replicate_create(ctx, request.key, window, tag, 0);
     let add_args: Vec<&RedisString> = args[1..].iter().collect();
     ctx.replicate("MAVG.ADD", &add_args[..]);

@@ -1,5 +1,5 @@
 //! The `mavg-type` data type: how Redis stores, loads, rewrites, measures,
-//! digests and frees a MAVG key, and typed access to keys.
+//! digests, copies and frees a MAVG key, and typed access to keys.
 //!
 //! # RDB encoding, version 1
 //!
@@ -17,9 +17,9 @@ use std::ptr;
 use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::logging::{log_io_error, RedisLogLevel};
 use redis_module::native_types::RedisType;
-use redis_module::raw;
+use redis_module::{raw, RedisString};
 
-use super::id::MAX_SEQ;
+use super::id::{copy_tag, MAX_SEQ};
 use super::series::Series;
 use super::text::format_double;
 use crate::{Error, MovingAverage, MAX_WINDOW};
@@ -49,9 +49,9 @@ pub(crate) static MAVG_TYPE: RedisType = RedisType::new(
         aux_save: None,
         aux_save2: None,
         aux_save_triggers: 0,
-        free_effort: None,
+        free_effort: Some(free_effort),
         unlink: None,
-        copy: None,
+        copy: Some(copy),
         defrag: None,
         mem_usage2: None,
         free_effort2: None,
@@ -314,6 +314,35 @@ unsafe extern "C" fn digest(
     });
 }
 
+unsafe extern "C" fn copy(
+    _from: *mut raw::RedisModuleString,
+    to: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> *mut c_void {
+    // SAFETY: Redis passes a value of this type.
+    let series = unsafe { series_of(value) };
+    let to = RedisString::string_as_slice(to);
+    let copied = guard(None, || {
+        let mut copy = series.clone();
+        copy.tag = copy_tag(series.tag, to, series.next_seq);
+        Some(copy)
+    });
+    copied.map_or(ptr::null_mut(), |copy| Box::into_raw(Box::new(copy)).cast())
+}
+
+/// The work of freeing a value, in pages of memory: Redis frees a value
+/// above 64 of them (256 KiB) in a background thread on `UNLINK`.
+unsafe extern "C" fn free_effort(
+    _key: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> usize {
+    // SAFETY: Redis passes a value of this type.
+    let series = unsafe { series_of(value) };
+    1 + series.average.heap_bytes() / 4096
+}
+
+/// Frees a value; may run in a background thread, so it touches nothing
+/// of Redis but its allocator, which is thread-safe.
 unsafe extern "C" fn free(value: *mut c_void) {
     // SAFETY: Redis passes a value of this type, made by `Box::new`, once.
     drop(unsafe { Box::from_raw(value.cast::<Series>()) });
