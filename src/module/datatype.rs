@@ -123,14 +123,24 @@ fn save(rdb: *mut raw::RedisModuleIO, series: &Series) {
     raw::save_unsigned(rdb, series.next_seq);
     raw::save_unsigned(rdb, series.average.len() as u64);
 
-    let mut chunk = Vec::with_capacity(CHUNK_VALUES * 8);
+    let mut bytes = Vec::with_capacity(CHUNK_VALUES * 8);
+    for_each_chunk(series, CHUNK_VALUES, |chunk| {
+        bytes.clear();
+        chunk.for_each(|value| bytes.extend_from_slice(&value.to_le_bytes()));
+        raw::save_slice(rdb, &bytes);
+    });
+}
+
+/// Calls `action` on the values of `series`, oldest first, `size` values
+/// at a time.
+fn for_each_chunk(
+    series: &Series,
+    size: usize,
+    mut action: impl FnMut(&mut dyn Iterator<Item = f64>),
+) {
     let mut values = series.average.iter().peekable();
     while values.peek().is_some() {
-        chunk.clear();
-        for value in values.by_ref().take(CHUNK_VALUES) {
-            chunk.extend_from_slice(&value.to_le_bytes());
-        }
-        raw::save_slice(rdb, &chunk);
+        action(&mut values.by_ref().take(size));
     }
 }
 
@@ -236,11 +246,12 @@ fn rewrite(
     ];
     emit(aof, "MAVG.CREATE", key, &create);
 
-    let values: Vec<String> =
-        series.average.iter().map(format_double).collect();
-    for chunk in values.chunks(AOF_CHUNK_VALUES) {
-        emit(aof, "MAVG.ADD", key, chunk);
-    }
+    let mut texts = Vec::with_capacity(AOF_CHUNK_VALUES);
+    for_each_chunk(series, AOF_CHUNK_VALUES, |chunk| {
+        texts.clear();
+        texts.extend(chunk.map(format_double));
+        emit(aof, "MAVG.ADD", key, &texts);
+    });
 }
 
 /// Emits `command key args...` into the AOF.
