@@ -259,8 +259,8 @@ pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
     let protocol = Protocol::of(ctx);
     let mut reply =
         Vec::with_capacity(positions.len() * (1 + usize::from(with_ids)));
-    for position in positions {
-        let value = series.average.get(position as isize).unwrap_or(0.0);
+    let values = series.average.iter().skip(positions.start);
+    for (position, value) in positions.zip(values) {
         reply.push(protocol.double(value));
         if with_ids {
             reply.push(id_reply(series.id_at(position)));
