@@ -210,3 +210,109 @@ pub fn texts(reply: &Reply) -> TestResult<Vec<String>> {
         })
         .collect()
 }
+
+/// One key as a client sees it: its snapshot and `DEBUG DIGEST-VALUE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyState {
+    pub name: String,
+    pub snapshot: Snapshot,
+    pub digest: Reply,
+}
+
+/// Every key of the selected database, sorted by name, and the whole
+/// `DEBUG DIGEST`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub keys: Vec<KeyState>,
+    pub digest: Reply,
+}
+
+/// Takes the [`Dataset`] of the selected database.
+pub fn dataset(conn: &mut RawConn) -> TestResult<Dataset> {
+    let mut names = texts(&conn.ok(&["KEYS", "*"])?)?;
+    names.sort();
+    let keys = names
+        .into_iter()
+        .map(|name| {
+            let digest = conn.ok(&["DEBUG", "DIGEST-VALUE", &name])?;
+            let snapshot = snapshot(conn, &name)?;
+            Ok(KeyState {
+                name,
+                snapshot,
+                digest,
+            })
+        })
+        .collect::<TestResult<Vec<KeyState>>>()?;
+    Ok(Dataset {
+        keys,
+        digest: conn.ok(&["DEBUG", "DIGEST"])?,
+    })
+}
+
+/// Fails, saying where, unless `actual` equals `expected`; `what` names
+/// the two (`"the replica"`, `"after the restart"`). The message names
+/// the first key that differs and its first difference, not whole ranges
+/// of thousands of values.
+pub fn same_dataset(
+    expected: &Dataset,
+    actual: &Dataset,
+    what: &str,
+) -> TestResult {
+    let names = |set: &Dataset| -> Vec<String> {
+        set.keys.iter().map(|key| key.name.clone()).collect()
+    };
+    if names(expected) != names(actual) {
+        let (mine, theirs) = (names(expected), names(actual));
+        return fail(format!("{what}: keys {theirs:?}, expected {mine:?}"));
+    }
+    for (mine, theirs) in expected.keys.iter().zip(&actual.keys) {
+        if mine != theirs {
+            let name = &mine.name;
+            return fail(format!(
+                "{what}: key {name:?} {}",
+                diff(mine, theirs)
+            ));
+        }
+    }
+    if expected.digest != actual.digest {
+        return fail(format!(
+            "{what}: DEBUG DIGEST {:?}, expected {:?}",
+            actual.digest, expected.digest
+        ));
+    }
+    Ok(())
+}
+
+/// The first difference between two states of a key, in words.
+fn diff(mine: &KeyState, theirs: &KeyState) -> String {
+    let (a, b) = (&mine.snapshot, &theirs.snapshot);
+    if a.range != b.range {
+        let (left, right) = (a.range.items(), b.range.items());
+        let (left, right) = (left.unwrap_or(&[]), right.unwrap_or(&[]));
+        let at = left.iter().zip(right).position(|(l, r)| l != r);
+        return match at {
+            Some(i) => format!(
+                "range item {i} is {:?}, expected {:?}",
+                right[i], left[i]
+            ),
+            None => format!(
+                "range has {} items, expected {}",
+                right.len(),
+                left.len()
+            ),
+        };
+    }
+    format!(
+        "is {:?} with digest {:?}, expected {:?} with digest {:?}",
+        Snapshot {
+            range: Reply::Nil,
+            ..b.clone()
+        },
+        theirs.digest,
+        Snapshot {
+            range: Reply::Nil,
+            ..a.clone()
+        },
+        mine.digest,
+    )
+}

@@ -97,6 +97,11 @@ impl Server {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
+    /// The server's whole log so far, from every start in its directory.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
     /// Whether the server process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.process.as_mut() {
@@ -290,4 +295,67 @@ pub fn rewrite_aof(conn: &mut RawConn) -> TestResult {
         return fail(format!("the AOF rewrite failed:\n{text}"));
     }
     Ok(())
+}
+
+/// Field `field` of `INFO section`, as text.
+pub fn info_field(
+    conn: &mut RawConn,
+    section: &str,
+    field: &str,
+) -> TestResult<String> {
+    let reply = conn.ok(&["INFO", section])?;
+    let text = reply.text().context(format!("INFO {section} text"))?;
+    let prefix = format!("{field}:");
+    let line = text.lines().find(|line| line.starts_with(&prefix));
+    let line = line.context(format!("{field} in INFO {section}"))?;
+    Ok(line[prefix.len()..].trim().to_string())
+}
+
+/// Field `field` of `INFO section`, as an integer.
+pub fn info_int(
+    conn: &mut RawConn,
+    section: &str,
+    field: &str,
+) -> TestResult<i64> {
+    let text = info_field(conn, section, field)?;
+    text.parse().context(format!("{field}:{text}"))
+}
+
+/// How long a replica may take to sync or catch up, on a loaded machine.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Makes `replica` (a connection to it) a replica of `primary` and waits
+/// until the link is up and the first sync is loaded.
+pub fn attach_replica(primary: &Server, replica: &mut RawConn) -> TestResult {
+    let port = primary.port().to_string();
+    replica.ok(&["REPLICAOF", "127.0.0.1", &port])?;
+    wait_link_up(replica)
+}
+
+/// Waits until `replica`'s link to its primary is up and no sync is in
+/// progress.
+pub fn wait_link_up(replica: &mut RawConn) -> TestResult {
+    wait_until("the replica's link is up", SYNC_TIMEOUT, || {
+        let link = info_field(replica, "replication", "master_link_status")?;
+        let syncing =
+            info_field(replica, "replication", "master_sync_in_progress")?;
+        Ok(link == "up" && syncing == "0")
+    })
+}
+
+/// Waits until the one replica of `primary` has processed everything the
+/// primary wrote so far.
+pub fn wait_caught_up(
+    primary: &mut RawConn,
+    replica: &mut RawConn,
+) -> TestResult {
+    let acked = primary.ok(&["WAIT", "1", "60000"])?;
+    if acked != Reply::Int(1) {
+        return fail(format!("WAIT 1 replied {acked:?}"));
+    }
+    let target = info_int(primary, "replication", "master_repl_offset")?;
+    wait_until("the replica's offset catches up", SYNC_TIMEOUT, || {
+        let offset = info_int(replica, "replication", "slave_repl_offset")?;
+        Ok(offset >= target)
+    })
 }
