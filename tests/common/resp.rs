@@ -197,6 +197,17 @@ impl RawConn {
         commands.iter().map(|_| self.read_reply()).collect()
     }
 
+    /// Sends all the commands at once and reads nothing: the caller reads
+    /// the replies with [`RawConn::read_reply`], one by one, and may stop
+    /// part way (when the server dies mid-stream, say).
+    pub fn send<S: AsRef<[u8]>>(&mut self, commands: &[Vec<S>]) -> TestResult {
+        let mut out = Vec::new();
+        for args in commands {
+            encode(&mut out, args);
+        }
+        self.writer.write_all(&out).context("sending commands")
+    }
+
     /// Reads the next reply.
     pub fn read_reply(&mut self) -> TestResult<Reply> {
         let line = self.read_line()?;
