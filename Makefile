@@ -2,7 +2,7 @@
 
 MODULE := target/release/libredis_mavg.so
 
-.PHONY: deps build run test lint demo clean
+.PHONY: deps build run test lint demo cluster clean
 
 deps:
 	@scripts/install-deps.sh
@@ -22,6 +22,11 @@ lint:
 
 demo: build
 	scripts/demo.sh
+
+# A local Redis Cluster (3 primaries, 3 replicas) with the module, on
+# ports CLUSTER_PORT to CLUSTER_PORT+5 (default 30001), until Ctrl-C.
+cluster: build
+	scripts/cluster.sh run $(CLUSTER_PORT)
 
 clean:
 	cargo clean
