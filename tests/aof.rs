@@ -322,7 +322,9 @@ fn restart_same(server: &mut Server, what: &str) -> TestResult<RawConn> {
     server.restart().context(format!("restarting {what}"))?;
     let mut conn = server.connect()?;
     let after = dataset(&mut conn).context(what)?;
-    same_dataset(&before, &after, what).context(server.log_tail())?;
+    if let Err(error) = same_dataset(&before, &after, what) {
+        return fail(format!("{error}\nserver log:\n{}", server.log_tail()));
+    }
     Ok(conn)
 }
 

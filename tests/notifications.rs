@@ -5,15 +5,16 @@
 //! the keyevent channels, over RESP2 and RESP3, on a primary and on its
 //! replica.
 //!
-//! No test waits for silence: after the commands that must announce
-//! nothing, a marker command that announces something is sent, and the
-//! next events read must be the marker's.
+//! No test waits for silence or for a count of events: after the
+//! commands under test, the test creates a marker key and reads every
+//! event up to the marker's creation, so a missing event fails as fast as
+//! an extra one.
 
 mod common;
 
 use common::mavg::SEQ_MAX;
 use common::resp::{RawConn, Reply};
-use common::server::{attach_replica, wait_caught_up, Server};
+use common::server::{attach_replica, Server};
 use common::{fail, Context, TestResult};
 
 /// One notification: its channel and its message.
@@ -42,19 +43,30 @@ impl Subscriber {
         Ok(Subscriber { conn })
     }
 
-    /// The next `count` events, in the order they came.
-    fn next(&mut self, count: usize) -> TestResult<Vec<Event>> {
-        (0..count)
-            .map(|_| {
-                let reply = self.conn.read_reply()?;
-                match &parts(&reply)?[..] {
-                    [kind, _, channel, message] if kind == "pmessage" => {
-                        Ok((channel.clone(), message.clone()))
-                    }
-                    _ => fail(format!("not a pmessage: {reply:?}")),
-                }
-            })
-            .collect()
+    /// The next event.
+    fn next(&mut self) -> TestResult<Event> {
+        let reply = self.conn.read_reply()?;
+        match &parts(&reply)?[..] {
+            [kind, _, channel, message] if kind == "pmessage" => {
+                Ok((channel.clone(), message.clone()))
+            }
+            _ => fail(format!("not a pmessage: {reply:?}")),
+        }
+    }
+
+    /// The events heard before `marker`'s creation, which the caller has
+    /// sent (or will).
+    fn until(&mut self, marker: &str) -> TestResult<Vec<Event>> {
+        let end = announced(marker, "mavg.create");
+        let mut heard = Vec::new();
+        while !heard.ends_with(&end) {
+            heard.push(self.next()?);
+            if heard.len() > 1_000 {
+                return fail(format!("no {marker} in {heard:?}"));
+            }
+        }
+        heard.truncate(heard.len() - end.len());
+        Ok(heard)
     }
 }
 
@@ -86,19 +98,11 @@ fn created_by_add(key: &str) -> Vec<Event> {
     [announced(key, "mavg.create"), announced(key, "mavg.add")].concat()
 }
 
-/// Creates the key `marker` and checks that its creation is the next
-/// thing `subscriber` hears: everything sent before announced nothing
-/// more than what was read already.
-fn nothing_else(
-    writer: &mut RawConn,
-    subscriber: &mut Subscriber,
-    marker: &str,
-    what: &str,
-) -> TestResult {
-    writer.ok(&["MAVG.CREATE", marker, "WINDOW", "1"])?;
-    let heard = subscriber.next(2)?;
-    assert_eq!(heard, announced(marker, "mavg.create"), "after {what}");
-    Ok(())
+/// Creates the key `marker`, whose creation ends what a subscriber reads.
+fn mark(writer: &mut RawConn, marker: &str) -> TestResult {
+    writer
+        .ok(&["MAVG.CREATE", marker, "WINDOW", "1"])
+        .map(|_| ())
 }
 
 #[test]
@@ -110,12 +114,13 @@ fn an_add_that_creates_a_key_announces_both() -> TestResult {
 
     writer.ok(&["MAVG.ADD", "windowed", "WINDOW", "3", "1", "2"])?;
     writer.ok(&["MAVG.ADD", "default", "1"])?;
+    mark(&mut writer, "marker")?;
 
     let expected =
         [created_by_add("windowed"), created_by_add("default")].concat();
-    assert_eq!(resp2.next(8)?, expected, "a RESP2 subscriber");
-    assert_eq!(resp3.next(8)?, expected, "a RESP3 subscriber");
-    nothing_else(&mut writer, &mut resp2, "marker", "the adds")
+    assert_eq!(resp2.until("marker")?, expected, "a RESP2 subscriber");
+    assert_eq!(resp3.until("marker")?, expected, "a RESP3 subscriber");
+    Ok(())
 }
 
 #[test]
@@ -124,14 +129,16 @@ fn an_add_to_an_existing_key_announces_the_add_only() -> TestResult {
     let mut writer = server.connect()?;
     let mut subscriber = Subscriber::new(server.connect()?)?;
     writer.ok(&["MAVG.ADD", "k", "WINDOW", "3", "1"])?;
-    assert_eq!(subscriber.next(4)?, created_by_add("k"));
+    mark(&mut writer, "created")?;
+    assert_eq!(subscriber.until("created")?, created_by_add("k"));
 
     writer.ok(&["MAVG.ADD", "k", "2"])?;
     writer.ok(&["MAVG.ADD", "k", "WINDOW", "3", "3", "4", "5", "6"])?;
+    mark(&mut writer, "marker")?;
 
     let add = announced("k", "mavg.add");
-    assert_eq!(subscriber.next(4)?, [add.clone(), add].concat());
-    nothing_else(&mut writer, &mut subscriber, "marker", "the adds")
+    assert_eq!(subscriber.until("marker")?, [add.clone(), add].concat());
+    Ok(())
 }
 
 #[test]
@@ -144,13 +151,14 @@ fn create_announces_the_creation() -> TestResult {
     let tag = ["IDTAG", "0123456789abcdef", "SEQ", "7"];
     writer
         .ok(&[&["MAVG.CREATE", "tagged", "WINDOW", "2"][..], &tag].concat())?;
+    mark(&mut writer, "marker")?;
 
     let expected = [
         announced("plain", "mavg.create"),
         announced("tagged", "mavg.create"),
     ];
-    assert_eq!(subscriber.next(4)?, expected.concat());
-    nothing_else(&mut writer, &mut subscriber, "marker", "the creations")
+    assert_eq!(subscriber.until("marker")?, expected.concat());
+    Ok(())
 }
 
 #[test]
@@ -162,11 +170,12 @@ fn refused_writes_and_reads_announce_nothing() -> TestResult {
     let last = SEQ_MAX.to_string();
     writer.ok(&["MAVG.CREATE", "full", "WINDOW", "2", "SEQ", &last])?;
     writer.ok(&["SET", "text", "not a series"])?;
+    mark(&mut writer, "created")?;
     let created = [
         announced("k", "mavg.create"),
         announced("full", "mavg.create"),
     ];
-    assert_eq!(subscriber.next(4)?, created.concat());
+    assert_eq!(subscriber.until("created")?, created.concat());
 
     let refused: [&[&str]; 11] = [
         &["MAVG.ADD", "new", "WINDOW", "3", "1", "abc"],
@@ -184,8 +193,9 @@ fn refused_writes_and_reads_announce_nothing() -> TestResult {
     for (i, command) in refused.iter().enumerate() {
         writer.err(command)?;
         let marker = format!("marker:{i}");
-        let what = command.join(" ");
-        nothing_else(&mut writer, &mut subscriber, &marker, &what)?;
+        mark(&mut writer, &marker)?;
+        let heard = subscriber.until(&marker)?;
+        assert_eq!(heard, [], "after {}", command.join(" "));
     }
     assert_eq!(writer.ok(&["EXISTS", "new"])?, Reply::Int(0));
 
@@ -198,7 +208,9 @@ fn refused_writes_and_reads_announce_nothing() -> TestResult {
     for command in reads {
         writer.ok(command)?;
     }
-    nothing_else(&mut writer, &mut subscriber, "marker:reads", "reads")
+    mark(&mut writer, "marker:reads")?;
+    assert_eq!(subscriber.until("marker:reads")?, [], "after the reads");
+    Ok(())
 }
 
 #[test]
@@ -212,15 +224,17 @@ fn the_events_are_of_the_module_class_only() -> TestResult {
 
     set(&mut writer, "KEA")?;
     writer.ok(&["MAVG.ADD", "k", "1"])?;
-    assert_eq!(subscriber.next(4)?, created_by_add("k"), "with A");
+    mark(&mut writer, "marker")?;
+    assert_eq!(subscriber.until("marker")?, created_by_add("k"), "with A");
 
-    // Every class but d: the marker, a SET, is the next event heard.
+    // Every class but d: the marker is a SET, the only event heard.
     set(&mut writer, "KEg$lshzxet")?;
     writer.ok(&["MAVG.ADD", "k", "2"])?;
     writer.ok(&["MAVG.ADD", "other", "3"])?;
     writer.ok(&["MAVG.CREATE", "third", "WINDOW", "2"])?;
-    writer.ok(&["SET", "marker", "x"])?;
-    assert_eq!(subscriber.next(2)?, announced("marker", "set"), "without d");
+    writer.ok(&["SET", "text", "x"])?;
+    assert_eq!(subscriber.next()?, announced("text", "set")[0], "without d");
+    assert_eq!(subscriber.next()?, announced("text", "set")[1], "without d");
     Ok(())
 }
 
@@ -239,17 +253,15 @@ fn a_replica_announces_what_its_primary_announces() -> TestResult {
     writer.ok(&["MAVG.ADD", "k", "4"])?;
     writer.ok(&["MAVG.CREATE", "c", "WINDOW", "2", "SEQ", "3"])?;
     writer.err(&["MAVG.ADD", "k", "WINDOW", "3", "5"])?;
-    writer.ok(&["MAVG.CREATE", "marker", "WINDOW", "1"])?;
-    wait_caught_up(&mut writer, &mut reader)?;
+    mark(&mut writer, "marker")?;
 
     let expected = [
         created_by_add("k"),
         announced("k", "mavg.add"),
         announced("c", "mavg.create"),
-        announced("marker", "mavg.create"),
     ]
     .concat();
-    assert_eq!(on_primary.next(10)?, expected, "on the primary");
-    assert_eq!(on_replica.next(10)?, expected, "on the replica");
+    assert_eq!(on_primary.until("marker")?, expected, "on the primary");
+    assert_eq!(on_replica.until("marker")?, expected, "on the replica");
     Ok(())
 }

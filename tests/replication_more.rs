@@ -228,7 +228,10 @@ fn sync_then_stream(
 
     attach_replica(&primary, &mut reader)?;
     let synced = same_on_both(&mut writer, &mut reader, "after the full sync");
-    synced.context(replica.log_tail())?;
+    if let Err(error) = synced {
+        let log = replica.log_tail();
+        return fail(format!("{error}\nreplica log:\n{log}"));
+    }
     assert_eq!(reader.ok(&["EXISTS", "stale"])?, Reply::Int(0));
 
     for round in 1..=3 {
