@@ -21,6 +21,10 @@
 //! ```
 //!
 //! It refuses to run unless the module writes encoding version 1.
+//!
+//! The fixture was saved by redis-server 7.0.15 (RDB format 10): servers
+//! from 7.0 on read it, older ones refuse the file before the module sees
+//! a byte.
 
 mod common;
 
