@@ -35,6 +35,8 @@ pub enum Error {
     BadIdTag,
     /// A `SEQ` outside the sequence numbers an id can hold.
     BadSeq,
+    /// A `COPIES` that is not a non-negative integer.
+    BadCopies,
     /// The key has handed out every sequence number an id can hold.
     IdsExhausted,
     /// The command got too few or too many arguments; holds its name.
@@ -63,6 +65,7 @@ impl fmt::Display for Error {
             Error::BadSeq => {
                 "seq must be an integer from 0 to 288230376151711743"
             }
+            Error::BadCopies => "copies must be a non-negative integer",
             Error::IdsExhausted => "key has no element ids left",
             Error::WrongArity(command) => {
                 return write!(

@@ -141,6 +141,38 @@ impl ExactMovingAverage {
             .map_err(|_| Error::OutOfMemory)
     }
 
+    /// A copy holding the same values, or an error where a clone would
+    /// abort: storage for the copy is reserved without aborting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfMemory`] when the allocator refuses.
+    ///
+    /// # Complexity
+    ///
+    /// O(n) for n values held.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use redis_mavg::{ExactMovingAverage, MovingAverage};
+    ///
+    /// let mut series = ExactMovingAverage::new(2)?;
+    /// series.push_all(&[1.0, 2.0, 3.0])?;
+    /// let copy = series.try_clone()?;
+    /// assert_eq!(copy.iter().collect::<Vec<_>>(), [2.0, 3.0]);
+    /// assert_eq!(copy.average(), series.average());
+    /// # Ok::<(), redis_mavg::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<ExactMovingAverage, Error> {
+        let mut copy = ExactMovingAverage::new(self.window)?;
+        copy.try_reserve(self.len())?;
+        for value in self.iter() {
+            copy.push_reserved(value);
+        }
+        Ok(copy)
+    }
+
     /// Bytes held on the heap: the value storage and the sum's limbs.
     ///
     /// # Example

@@ -327,9 +327,6 @@ fn unlink_frees_a_big_key_in_the_background() -> TestResult {
 /// or one after the other under a `RENAME`, are distinct keys: the README
 /// promises ids unique across keys, so their tags must differ.
 #[test]
-#[ignore = "module bug: COPY derives the tag from the source tag, the \
-            destination name and the sequence only, so two live copies \
-            can share a tag (reported)"]
 fn copies_of_one_source_get_different_tags() -> TestResult {
     let server = Server::start()?;
     let mut conn = server.connect()?;

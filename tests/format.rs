@@ -1,13 +1,13 @@
-//! Format stability: an RDB file written by encoding version 1, committed
-//! as `tests/fixtures/mavg-encoding-v1.rdb`, must load into exactly the
-//! keys `tests/fixtures/mavg-encoding-v1.expected` describes: every value,
-//! id and `MAVG.INFO` field.
+//! Format stability: for every encoding version N the module has written,
+//! the RDB file `tests/fixtures/mavg-encoding-vN.rdb` must load into
+//! exactly the keys `tests/fixtures/mavg-encoding-vN.expected` describes:
+//! every value, id and `MAVG.INFO` field (and, from version 2 on, the tag
+//! the next `COPY` of each key gets, which shows the count of copies).
 //!
-//! Any future change of the encoding bumps `ENCODING_VERSION` (in
-//! `src/module/datatype.rs`) and keeps this fixture loading: these two
-//! files stay as they are and this test keeps passing, for as long as the
-//! module reads version 1. A new version gets fixtures of its own, written
-//! the same way.
+//! Any change of the encoding bumps `ENCODING_VERSION` (in
+//! `src/module/datatype.rs`) and keeps every older fixture loading: those
+//! files stay as they are and this test keeps passing. The new version
+//! gets fixtures of its own, written the same way.
 //!
 //! The fixture is written by the ignored test `regenerate`, which starts a
 //! server, makes the keys from fixed commands (fixed id tags and sequence
@@ -20,7 +20,8 @@
 //! cargo test --release --test format -- --ignored regenerate
 //! ```
 //!
-//! It refuses to run unless the module writes encoding version 1.
+//! It writes the fixture of [`CURRENT`], and refuses to run unless the
+//! module writes that version.
 //!
 //! The fixture was saved by redis-server 7.0.15 (RDB format 10): servers
 //! from 7.0 on read it, older ones refuse the file before the module sees
@@ -36,23 +37,34 @@ use common::resp::{cmd, RawConn, Reply};
 use common::server::Server;
 use common::{fail, Context, TestResult};
 
-/// The encoding version of the fixture.
-const VERSION: u32 = 1;
+/// The encoding version the module writes.
+const CURRENT: u32 = 2;
 
-/// The RDB fixture.
-const RDB: &str = "tests/fixtures/mavg-encoding-v1.rdb";
+/// Every encoding version with a fixture.
+const VERSIONS: [u32; 2] = [1, CURRENT];
 
-/// What the RDB fixture holds, as [`render`] writes it.
-const EXPECTED: &str = "tests/fixtures/mavg-encoding-v1.expected";
+/// The RDB fixture of `version`.
+fn rdb_path(version: u32) -> String {
+    format!("tests/fixtures/mavg-encoding-v{version}.rdb")
+}
 
-/// The first lines of the expected file.
-const HEADER: &str = "\
-# The keys tests/fixtures/mavg-encoding-v1.rdb holds, as tests/format.rs
-# renders them: per key its MAVG.INFO fields, then MAVG.RANGE 0 -1
-# WITHIDS as one `value id` line per element, oldest first (RESP2 text).
-# Written with the RDB by `cargo test --release --test format --
-# --ignored regenerate`; never edit by hand.
-";
+/// What the RDB fixture of `version` holds, as [`render`] writes it.
+fn expected_path(version: u32) -> String {
+    format!("tests/fixtures/mavg-encoding-v{version}.expected")
+}
+
+/// The first lines of the expected file of `version`.
+fn header(version: u32) -> String {
+    format!(
+        "# The keys {} holds, as tests/format.rs\n\
+         # renders them: per key its MAVG.INFO fields, then MAVG.RANGE 0 -1\n\
+         # WITHIDS as one `value id` line per element, oldest first (RESP2 \
+         text).\n\
+         # Written with the RDB by `cargo test --release --test format --\n\
+         # --ignored regenerate`; never edit by hand.\n",
+        rdb_path(version)
+    )
+}
 
 /// Values in `long`, and its window: past two RDB chunks of 8,192.
 const LONG_ADDED: usize = 20_500;
@@ -79,6 +91,7 @@ struct FixtureKey {
     window: usize,
     tag: u64,
     first_seq: u64,
+    copies: u64,
     added: Vec<String>,
 }
 
@@ -103,6 +116,7 @@ fn fixture_keys() -> Vec<FixtureKey> {
             window: 6,
             tag: 0x0123_4567_89ab_cdef,
             first_seq: 100,
+            copies: 3,
             added: tricky.map(String::from).to_vec(),
         },
         FixtureKey {
@@ -110,6 +124,7 @@ fn fixture_keys() -> Vec<FixtureKey> {
             window: 10,
             tag: 0xfedc_ba98_7654_3210,
             first_seq: 42,
+            copies: 0,
             added: Vec::new(),
         },
         FixtureKey {
@@ -117,6 +132,7 @@ fn fixture_keys() -> Vec<FixtureKey> {
             window: 1_000_000_000,
             tag: 1,
             first_seq: 0,
+            copies: 0,
             added: Vec::new(),
         },
         FixtureKey {
@@ -124,6 +140,7 @@ fn fixture_keys() -> Vec<FixtureKey> {
             window: LONG_WINDOW,
             tag: 0x8000_0000_0000_0000,
             first_seq: 123_456_789,
+            copies: 0,
             added: (0..LONG_ADDED).map(long_value).collect(),
         },
         FixtureKey {
@@ -131,6 +148,7 @@ fn fixture_keys() -> Vec<FixtureKey> {
             window: 3,
             tag: u64::MAX,
             first_seq: SEQ_MAX - 5,
+            copies: 0,
             added: ["-2.5e-7", "1e-300", "-7", "65536"]
                 .map(String::from)
                 .into(),
@@ -149,6 +167,8 @@ fn make(conn: &mut RawConn, key: &FixtureKey) -> TestResult {
         &format!("{:016x}", key.tag),
         "SEQ",
         &key.first_seq.to_string(),
+        "COPIES",
+        &key.copies.to_string(),
     ])?;
     let commands: Vec<Vec<String>> = key
         .added
@@ -199,7 +219,7 @@ fn check(conn: &mut RawConn, key: &FixtureKey) -> TestResult {
 /// Every key of the server as text: `key NAME`, then `info FIELD VALUE`
 /// per `MAVG.INFO` field in reply order, then `value TEXT ID` per element,
 /// oldest first.
-fn render(conn: &mut RawConn) -> TestResult<String> {
+fn render(conn: &mut RawConn, version: u32) -> TestResult<String> {
     let mut names = texts(&conn.ok(&["KEYS", "*"])?)?;
     names.sort();
     let mut out = String::new();
@@ -220,29 +240,51 @@ fn render(conn: &mut RawConn) -> TestResult<String> {
         for pair in texts(&range)?.chunks(2) {
             out.push_str(&format!("value {} {}\n", pair[0], pair[1]));
         }
+        if version >= 2 {
+            out.push_str(&format!("copy-tag {}\n", copy_tag(conn, &name)?));
+        }
     }
     Ok(out)
 }
 
-/// The expected text without its comment lines.
-fn expected_text() -> TestResult<String> {
-    let path = source_path(EXPECTED);
+/// The id tag `COPY` gives a copy of `name` now; counts the copy in
+/// `name`, so call it after reading everything else.
+fn copy_tag(conn: &mut RawConn, name: &str) -> TestResult<String> {
+    let probe = "copy-probe";
+    assert_eq!(conn.ok(&["COPY", name, probe])?, Reply::Int(1));
+    let tag = format!("{:016x}", info(conn, probe)?.idtag);
+    conn.ok(&["DEL", probe])?;
+    Ok(tag)
+}
+
+/// The expected text of `version` without its comment lines.
+fn expected_text(version: u32) -> TestResult<String> {
+    let path = source_path(&expected_path(version));
     let text = fs::read_to_string(&path).context(format!("{path:?}"))?;
     let lines = text.lines().filter(|line| !line.starts_with('#'));
     Ok(lines.map(|line| format!("{line}\n")).collect())
 }
 
 #[test]
-fn the_v1_fixture_loads_as_written() -> TestResult {
+fn every_fixture_loads_as_written() -> TestResult {
+    for version in VERSIONS {
+        fixture_loads_as_written(version)
+            .context(format!("encoding version {version}"))?;
+    }
+    Ok(())
+}
+
+fn fixture_loads_as_written(version: u32) -> TestResult {
+    let rdb = rdb_path(version);
     let mut server = Server::start_with(&["--dbfilename", "fixture.rdb"])?;
     let copy = server.dir().join("fixture.rdb");
-    fs::copy(source_path(RDB), &copy).context(format!("copying {RDB}"))?;
+    fs::copy(source_path(&rdb), &copy).context(format!("copying {rdb}"))?;
     server.restart().context("loading the fixture")?;
     let mut conn = server.connect()?;
 
-    let actual = render(&mut conn)?;
+    let actual = render(&mut conn, version)?;
 
-    let expected = expected_text()?;
+    let expected = expected_text(version)?;
     let mut lines = expected.lines().zip(actual.lines()).enumerate();
     if let Some((i, (want, got))) = lines.find(|(_, (want, got))| want != got)
     {
@@ -271,10 +313,10 @@ fn logged_version(server: &Server) -> TestResult<u32> {
 fn regenerate() -> TestResult {
     let server = Server::start()?;
     let version = logged_version(&server)?;
-    if version != VERSION {
+    if version != CURRENT {
         return fail(format!(
-            "the module writes encoding version {version}: keep the \
-             v{VERSION} fixture and write a new one under its own name"
+            "the module writes encoding version {version}, not {CURRENT}: \
+             keep the older fixtures and add one for the new version"
         ));
     }
     let mut conn = server.connect()?;
@@ -285,11 +327,13 @@ fn regenerate() -> TestResult {
     for key in &keys {
         check(&mut conn, key)?;
     }
-    let text = render(&mut conn)?;
-
     assert_eq!(conn.ok(&["SAVE"])?, Reply::status("OK"));
+    let text = render(&mut conn, CURRENT)?;
+
     fs::create_dir_all(source_path("tests/fixtures"))?;
-    fs::copy(server.dir().join("dump.rdb"), source_path(RDB))?;
-    fs::write(source_path(EXPECTED), format!("{HEADER}{text}"))?;
+    let rdb = source_path(&rdb_path(CURRENT));
+    fs::copy(server.dir().join("dump.rdb"), rdb)?;
+    let expected = format!("{}{text}", header(CURRENT));
+    fs::write(source_path(&expected_path(CURRENT)), expected)?;
     Ok(())
 }

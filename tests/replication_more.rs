@@ -288,13 +288,10 @@ fn full_sync_to_a_replica_with_swapdb() -> TestResult {
 }
 
 /// Redis 7.0 loads with `swapdb` without disk only if every module sets
-/// `REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD`; this module sets only
-/// `HANDLE_IO_ERRORS`, so the replica logs "Skipping diskless-load
-/// because there are modules that are not aware of async replication"
-/// and stores the RDB on disk first (the test above still passes).
+/// `REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD`; without it the replica
+/// logs "Skipping diskless-load because there are modules that are not
+/// aware of async replication" and stores the RDB on disk first.
 #[test]
-#[ignore = "module gap: no HANDLE_REPL_ASYNC_LOAD, swapdb falls back to \
-            disk (reported)"]
 fn swapdb_loads_without_disk() -> TestResult {
     let replica_args = ["--repl-diskless-load", "swapdb"];
     let (_, replica) = sync_then_stream(&DISKLESS, &replica_args, true)?;

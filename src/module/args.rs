@@ -99,6 +99,14 @@ pub(crate) fn parse_seq(arg: &[u8]) -> Result<u64, Error> {
         .ok_or(Error::BadSeq)
 }
 
+/// A count of copies: a non-negative integer.
+pub(crate) fn parse_count(arg: &[u8]) -> Result<u64, Error> {
+    parse_integer(arg)
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or(Error::BadCopies)
+}
+
 /// A position or a hyphenated UUID.
 pub(crate) fn parse_ref(arg: &[u8]) -> Result<Ref, Error> {
     if let Ok(position) = parse_integer(arg) {

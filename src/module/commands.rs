@@ -7,8 +7,8 @@ use redis_module::{Context, NotifyEvent, RedisString, RedisValue};
 use uuid::Uuid;
 
 use super::args::{
-    is_keyword, parse_integer, parse_ref, parse_seq, parse_tag, parse_values,
-    parse_window, Ref,
+    is_keyword, parse_count, parse_integer, parse_ref, parse_seq, parse_tag,
+    parse_values, parse_window, Ref,
 };
 use super::datatype::{read_series, read_series_mut, write_series};
 use super::id::{element_id, random_tag};
@@ -19,7 +19,7 @@ use crate::{Error, MovingAverage};
 /// The window of a key that `MAVG.ADD` creates without `WINDOW`.
 pub(crate) const DEFAULT_WINDOW: usize = 100;
 
-/// `MAVG.CREATE key WINDOW n [IDTAG tag] [SEQ next]`
+/// `MAVG.CREATE key WINDOW n [IDTAG tag] [SEQ next] [COPIES count]`
 pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     let [_, key, options @ ..] = args else {
         return Err(Error::WrongArity("mavg.create"));
@@ -35,10 +35,11 @@ pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     }
     let tag = spec.tag.unwrap_or_else(random_tag);
     let series = Series::new(spec.window, tag, spec.seq)?;
+    series.copies.set(spec.copies);
     write_series(&redis_key, series)?;
 
     announce(ctx, key, &["mavg.create"]);
-    replicate_create(ctx, key, spec.window, tag, spec.seq);
+    replicate_create(ctx, key, spec.window, tag, spec.seq, spec.copies);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -47,6 +48,7 @@ struct CreateOptions {
     window: usize,
     tag: Option<u64>,
     seq: u64,
+    copies: u64,
 }
 
 impl CreateOptions {
@@ -55,6 +57,7 @@ impl CreateOptions {
         let mut window = None;
         let mut tag = None;
         let mut seq = None;
+        let mut copies = None;
         for pair in options.chunks(2) {
             let [name, value] = pair else {
                 return Err(Error::Syntax);
@@ -65,6 +68,8 @@ impl CreateOptions {
                 tag = Some(parse_tag(value)?);
             } else if is_keyword(name, "SEQ") && seq.is_none() {
                 seq = Some(parse_seq(value)?);
+            } else if is_keyword(name, "COPIES") && copies.is_none() {
+                copies = Some(parse_count(value)?);
             } else {
                 return Err(Error::Syntax);
             }
@@ -73,6 +78,7 @@ impl CreateOptions {
             window: window.ok_or(Error::Syntax)?,
             tag,
             seq: seq.unwrap_or(0),
+            copies: copies.unwrap_or(0),
         })
     }
 }
@@ -100,11 +106,13 @@ fn replicate_create(
     window: usize,
     tag: u64,
     seq: u64,
+    copies: u64,
 ) {
     let window = window.to_string();
     let tag = format!("{tag:016x}");
     let seq = seq.to_string();
-    let args: [&[u8]; 7] = [
+    let copies = copies.to_string();
+    let args: [&[u8]; 9] = [
         key,
         b"WINDOW",
         window.as_bytes(),
@@ -112,6 +120,8 @@ fn replicate_create(
         tag.as_bytes(),
         b"SEQ",
         seq.as_bytes(),
+        b"COPIES",
+        copies.as_bytes(),
     ];
     ctx.replicate("MAVG.CREATE", &args[..]);
 }
@@ -198,7 +208,7 @@ fn add_to_new(
     write_series(redis_key, series)?;
 
     announce(ctx, request.key, &["mavg.create", "mavg.add"]);
-    replicate_create(ctx, request.key, window, tag, 0);
+    replicate_create(ctx, request.key, window, tag, 0, 0);
     let add_args: Vec<&RedisString> = args[1..].iter().collect();
     ctx.replicate("MAVG.ADD", &add_args[..]);
     Ok((tag, first))

@@ -1,14 +1,17 @@
 //! The `mavg-type` data type: how Redis stores, loads, rewrites, measures,
 //! digests, copies and frees a MAVG key, and typed access to keys.
 //!
-//! # RDB encoding, version 1
+//! # RDB encoding, version 2
 //!
 //! Unsigned integers, in order: the window, the id tag, the sequence number
-//! of the next value, and the number of values held; then the values,
-//! oldest first, as string buffers of up to [`CHUNK_VALUES`] little-endian
-//! doubles each. The sum is not stored: loading recomputes it, so it cannot
-//! disagree with the values. Every field is checked against the others on
-//! load; a payload that fails a check is refused with a logged warning.
+//! of the next value, the number of copies made (see [`Series::copy`]),
+//! and the number of values held; then the values, oldest first, as string
+//! buffers of up to [`CHUNK_VALUES`] little-endian doubles each. The sum is
+//! not stored: loading recomputes it, so it cannot disagree with the
+//! values. Every field is checked against the others on load; a payload
+//! that fails a check is refused with a logged warning.
+//!
+//! Version 1, still read, is the same without the number of copies.
 
 use std::ffi::{c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,15 +20,19 @@ use std::ptr;
 use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::logging::{log_io_error, RedisLogLevel};
 use redis_module::native_types::RedisType;
-use redis_module::{raw, RedisString};
+use redis_module::raw;
 
-use super::id::{copy_tag, MAX_SEQ};
+use super::id::MAX_SEQ;
 use super::series::Series;
 use super::text::format_double;
 use crate::{Error, MovingAverage, MAX_WINDOW};
 
-/// The encoding `rdb_save` writes and the only one `rdb_load` reads.
-pub(crate) const ENCODING_VERSION: i32 = 1;
+/// The encoding `rdb_save` writes; `rdb_load` reads it and every older
+/// one.
+pub(crate) const ENCODING_VERSION: i32 = 2;
+
+/// The first encoding, without the number of copies.
+const ENCODING_WITHOUT_COPIES: i32 = 1;
 
 /// Values per string buffer in the RDB encoding.
 const CHUNK_VALUES: usize = 8192;
@@ -121,6 +128,7 @@ fn save(rdb: *mut raw::RedisModuleIO, series: &Series) {
     raw::save_unsigned(rdb, series.average.window() as u64);
     raw::save_unsigned(rdb, series.tag);
     raw::save_unsigned(rdb, series.next_seq);
+    raw::save_unsigned(rdb, series.copies.get());
     raw::save_unsigned(rdb, series.average.len() as u64);
 
     let mut bytes = Vec::with_capacity(CHUNK_VALUES * 8);
@@ -166,13 +174,17 @@ fn load(
     rdb: *mut raw::RedisModuleIO,
     encoding: c_int,
 ) -> Result<Series, &'static str> {
-    if encoding != ENCODING_VERSION {
+    if !(ENCODING_WITHOUT_COPIES..=ENCODING_VERSION).contains(&encoding) {
         return Err("unknown encoding version");
     }
     let read = || raw::load_unsigned(rdb).map_err(|_| "short read");
     let window = read()?;
     let tag = read()?;
     let next_seq = read()?;
+    let copies = match encoding {
+        ENCODING_WITHOUT_COPIES => 0,
+        _ => read()?,
+    };
     let len = read()?;
 
     if window == 0 || window > MAX_WINDOW as u64 {
@@ -183,6 +195,7 @@ fn load(
     }
     let mut series = Series::new(window as usize, tag, next_seq - len)
         .map_err(|_| "counts disagree")?;
+    series.copies.set(copies);
     load_values(rdb, &mut series, len as usize)?;
     Ok(series)
 }
@@ -243,6 +256,8 @@ fn rewrite(
         format!("{:016x}", series.tag),
         "SEQ".to_string(),
         series.first_seq().to_string(),
+        "COPIES".to_string(),
+        series.copies.get().to_string(),
     ];
     emit(aof, "MAVG.CREATE", key, &create);
 
@@ -316,6 +331,7 @@ unsafe extern "C" fn digest(
             add_integer(md, series.average.window() as i64);
             add_integer(md, series.tag as i64);
             add_integer(md, series.next_seq as i64);
+            add_integer(md, series.copies.get() as i64);
             for value in series.average.iter() {
                 let bytes = value.to_le_bytes();
                 add_buffer(md, bytes.as_ptr().cast(), bytes.len());
@@ -327,17 +343,12 @@ unsafe extern "C" fn digest(
 
 unsafe extern "C" fn copy(
     _from: *mut raw::RedisModuleString,
-    to: *mut raw::RedisModuleString,
+    _to: *mut raw::RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
     // SAFETY: Redis passes a value of this type.
     let series = unsafe { series_of(value) };
-    let to = RedisString::string_as_slice(to);
-    let copied = guard(None, || {
-        let mut copy = series.clone();
-        copy.tag = copy_tag(series.tag, to, series.next_seq);
-        Some(copy)
-    });
+    let copied = guard(None, || series.copy().ok());
     copied.map_or(ptr::null_mut(), |copy| Box::into_raw(Box::new(copy)).cast())
 }
 

@@ -46,18 +46,19 @@ pub(crate) fn random_tag() -> u64 {
     Uuid::new_v4().as_u64_pair().0
 }
 
-/// The tag of a copy, named `key`, of the series tagged `tag` that has
-/// handed out sequence numbers below `next_seq`.
+/// The tag of copy number `copy` (0 for the first) of the series tagged
+/// `tag`.
 ///
 /// A replica runs `COPY` itself, so the copy's tag cannot be random: it is
-/// a hash of the source's tag, the copy's key name and the sequence
-/// position, the same on every server, and unrelated to the source's tag.
-pub(crate) fn copy_tag(tag: u64, key: &[u8], next_seq: u64) -> u64 {
+/// a hash of the source's tag and the number of copies made before, the
+/// same on every server, different for every copy of one source, and
+/// unrelated to the source's tag.
+pub(crate) fn copy_tag(tag: u64, copy: u64) -> u64 {
     // FNV-1a over the inputs, then a 64-bit finalizer (from SplitMix64)
     // so that every input bit moves every output bit.
-    let bytes = tag.to_le_bytes().into_iter().chain(next_seq.to_le_bytes());
+    let bytes = tag.to_le_bytes().into_iter().chain(copy.to_le_bytes());
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for byte in bytes.chain(key.iter().copied()) {
+    for byte in bytes {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
     }
     hash ^= hash >> 30;
@@ -90,11 +91,11 @@ mod tests {
     #[test]
     fn copies_get_other_tags() {
         let tag = 0x0123_4567_89ab_cdef;
-        let copy = copy_tag(tag, b"dst", 10);
-        assert_ne!(copy, tag);
-        assert_eq!(copy, copy_tag(tag, b"dst", 10));
-        assert_ne!(copy, copy_tag(tag, b"dst2", 10));
-        assert_ne!(copy, copy_tag(tag, b"dst", 11));
+        let first = copy_tag(tag, 0);
+        assert_ne!(first, tag);
+        assert_eq!(first, copy_tag(tag, 0));
+        assert_ne!(first, copy_tag(tag, 1));
+        assert_ne!(first, copy_tag(tag + 1, 0));
     }
 
     #[test]

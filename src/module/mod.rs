@@ -32,9 +32,13 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // Keys are signalled as modified by the commands themselves, and only
     // when they succeed: a refused write must not fire WATCH or client
     // tracking.
+    // The module keeps no state outside its keys, so a replica may load a
+    // full sync in the background while it serves the old data
+    // (`repl-diskless-load swapdb`).
     ctx.set_module_options(
         ModuleOptions::HANDLE_IO_ERRORS
-            | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED,
+            | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED
+            | ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
     );
     ctx.log_notice(&format!(
         "redis-mavg {} loaded: type mavg-type, encoding version {}",

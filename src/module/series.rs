@@ -1,18 +1,24 @@
 //! The value of a MAVG key: a moving average plus what element ids need.
 
+use std::cell::Cell;
+
 use uuid::Uuid;
 
-use super::id::{element_id, split_id, MAX_SEQ};
+use super::id::{copy_tag, element_id, split_id, MAX_SEQ};
 use crate::{Error, ExactMovingAverage, MovingAverage};
 
 /// One MAVG key: the values of its window and its id space.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Series {
     pub(crate) average: ExactMovingAverage,
     /// The random half of every element id of this key.
     pub(crate) tag: u64,
     /// The sequence number the next value added gets.
     pub(crate) next_seq: u64,
+    /// How many copies `COPY` has made of this series; each copy's tag
+    /// derives from the tag and this count. A copy changes it through a
+    /// shared reference, as Redis hands `COPY` the source read-only.
+    pub(crate) copies: Cell<u64>,
 }
 
 impl Series {
@@ -29,7 +35,23 @@ impl Series {
             average: ExactMovingAverage::new(window)?,
             tag,
             next_seq,
+            copies: Cell::new(0),
         })
+    }
+
+    /// An independent copy: the same values and sequence position, and an
+    /// id tag of its own, so the ids of the two never clash. Counts the
+    /// copy in `self`.
+    pub(crate) fn copy(&self) -> Result<Series, Error> {
+        let count = self.copies.get();
+        let copy = Series {
+            average: self.average.try_clone()?,
+            tag: copy_tag(self.tag, count),
+            next_seq: self.next_seq,
+            copies: Cell::new(0),
+        };
+        self.copies.set(count.wrapping_add(1));
+        Ok(copy)
     }
 
     /// Appends `values`, all or none; returns the first one's sequence
@@ -101,6 +123,21 @@ mod tests {
             Err(Error::ForeignId)
         );
         assert_eq!(series.get_by_id(Uuid::nil()), Err(Error::ForeignId));
+        Ok(())
+    }
+
+    #[test]
+    fn every_copy_gets_its_own_tag() -> Result<(), Error> {
+        let mut series = Series::new(3, 42, 0)?;
+        series.add(&[1.0, 2.0])?;
+        let first = series.copy()?;
+        let second = series.copy()?;
+        assert_ne!(first.tag, series.tag);
+        assert_ne!(first.tag, second.tag);
+        assert_eq!(first.next_seq, 2);
+        assert_eq!(first.average.iter().collect::<Vec<_>>(), [1.0, 2.0]);
+        assert_eq!(series.copies.get(), 2);
+        assert_eq!(first.copies.get(), 0);
         Ok(())
     }
 
