@@ -50,7 +50,10 @@ node_pid() {
   local pidfile="$root/$1/redis.pid" pid
   [ -f "$pidfile" ] || return 0
   pid="$(cat "$pidfile")"
-  if ps -o args= -p "$pid" 2>/dev/null | grep -q "127.0.0.1:$1\b"; then
+  # A running redis-server titles itself 'redis-server 127.0.0.1:PORT ...'.
+  if [[ "$pid" =~ ^[0-9]+$ ]] &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+    grep -q "^redis-server 127.0.0.1:$1 "; then
     echo "$pid"
   fi
 }
