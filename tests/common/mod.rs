@@ -2,6 +2,8 @@
 //!
 //! - [`server`]: a `redis-server` with the module loaded, on a free port
 //!   and a fresh directory, killed and cleaned up when dropped.
+//! - [`cluster`]: six such servers made a Redis Cluster, 3 primaries and
+//!   3 replicas.
 //! - [`resp`]: a plain RESP2/RESP3 connection that keeps every reply as
 //!   the server sent it, error codes included.
 //! - [`mavg`]: readers for the module's replies (element ids, `MAVG.INFO`,
@@ -11,6 +13,7 @@
 //! Each test binary uses a different part of this, hence the allowance.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod exact;
 pub mod mavg;
 pub mod resp;

@@ -1,0 +1,281 @@
+//! A Redis Cluster of servers with the module loaded, owned by one test.
+//!
+//! The same shape as `scripts/cluster.sh`: 3 primaries and 3 replicas on
+//! 127.0.0.1, `--cluster-node-timeout 2000`, no persistence, made with
+//! `redis-cli --cluster create ... --cluster-replicas 1`. Each node is a
+//! [`Server`], so it gets a free port and a directory of its own, and
+//! dropping the cluster kills every node and removes the directories,
+//! even when the test fails.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use super::resp::{RawConn, Reply};
+use super::server::{wait_until, Server};
+use super::{fail, Context, TestResult};
+
+/// The nodes: three primaries, each with one replica.
+const NODES: usize = 6;
+
+/// The node timeout: how long a node may be silent before the others
+/// suspect it, as in `scripts/cluster.sh`.
+pub const NODE_TIMEOUT_MS: u64 = 2_000;
+
+/// How long the cluster may take to settle (after creation or a
+/// failover): generous, for a loaded two-core machine.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a reply through the cluster client may take.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running cluster. Dropping it kills every node.
+pub struct Cluster {
+    /// The nodes by port; a node killed by the test is gone from here.
+    nodes: BTreeMap<u16, Server>,
+}
+
+/// One line of `CLUSTER NODES`, as a node sees another (or itself).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeView {
+    pub id: String,
+    pub port: u16,
+    /// `myself`, `master`, `slave`, `fail`, `fail?`, ...
+    pub flags: Vec<String>,
+    /// The id of its primary, for a replica.
+    pub primary: Option<String>,
+    /// The slot ranges it serves, both ends included.
+    pub slots: Vec<(u16, u16)>,
+}
+
+impl NodeView {
+    /// Whether the node is a primary that nobody marks as failed.
+    pub fn is_live_primary(&self) -> bool {
+        self.has_flag("master") && !self.has_flag("fail")
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
+    /// Whether the node serves `slot`.
+    pub fn serves(&self, slot: u16) -> bool {
+        self.slots.iter().any(|&(a, b)| (a..=b).contains(&slot))
+    }
+}
+
+impl Cluster {
+    /// Starts six nodes, makes them a cluster and waits until every node
+    /// reports `cluster_state:ok` and knows all six.
+    pub fn start() -> TestResult<Cluster> {
+        let timeout = NODE_TIMEOUT_MS.to_string();
+        let args = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            &timeout,
+        ];
+        let mut nodes = BTreeMap::new();
+        for _ in 0..NODES {
+            let node = Server::start_with(&args)?;
+            nodes.insert(node.port(), node);
+        }
+        let cluster = Cluster { nodes };
+        cluster.create()?;
+        cluster.wait_settled(NODES)?;
+        Ok(cluster)
+    }
+
+    /// Runs `redis-cli --cluster create` on the nodes.
+    fn create(&self) -> TestResult {
+        let addresses: Vec<String> = self
+            .nodes
+            .keys()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        let output = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .context("running redis-cli --cluster create")?;
+        if !output.status.success() {
+            return fail(format!(
+                "redis-cli --cluster create failed: {}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The ports of the nodes still running.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// The node on `port`.
+    pub fn node(&self, port: u16) -> TestResult<&Server> {
+        self.nodes.get(&port).context(format!("node {port}"))
+    }
+
+    /// A plain connection to the node on `port`.
+    pub fn connect(&self, port: u16) -> TestResult<RawConn> {
+        self.node(port)?.connect()
+    }
+
+    /// A connection through the `redis` crate's cluster client, given
+    /// every node as a seed; it routes each command by its key's slot.
+    pub fn client(&self) -> TestResult<redis::cluster::ClusterConnection> {
+        let seeds: Vec<String> = self
+            .ports()
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}/"))
+            .collect();
+        // The crate waits up to 655 s between retries by default; a test
+        // would rather fail.
+        let client = redis::cluster::ClusterClientBuilder::new(seeds)
+            .response_timeout(REPLY_TIMEOUT)
+            .retries(8)
+            .min_retry_wait(100)
+            .max_retry_wait(2_000)
+            .build()
+            .context("building the cluster client")?;
+        client.get_connection().context("cluster client connection")
+    }
+
+    /// Kills the node on `port` with SIGKILL, without warning the others.
+    pub fn kill(&mut self, port: u16) -> TestResult {
+        let node = self.nodes.remove(&port);
+        drop(node.context(format!("node {port} to kill"))?);
+        Ok(())
+    }
+
+    /// `CLUSTER NODES` as the node on `port` sees the cluster.
+    pub fn view(&self, port: u16) -> TestResult<Vec<NodeView>> {
+        let reply = self.connect(port)?.ok(&["CLUSTER", "NODES"])?;
+        let text = reply.text().context("CLUSTER NODES text")?;
+        text.lines().map(parse_node_line).collect()
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`, knows
+    /// `known` nodes, and sees the same primaries serving the same slots.
+    pub fn wait_settled(&self, known: usize) -> TestResult {
+        let mut last = String::new();
+        let settled =
+            wait_until("the cluster settles", SETTLE_TIMEOUT, || {
+                let mut maps = Vec::new();
+                for port in self.ports() {
+                    let info = self.connect(port)?.ok(&["CLUSTER", "INFO"])?;
+                    let text = info.text().unwrap_or("").to_string();
+                    let known_line = format!("cluster_known_nodes:{known}\r");
+                    if !text.contains("cluster_state:ok")
+                        || !text.contains(&known_line)
+                    {
+                        last = format!("node {port}:\n{text}");
+                        return Ok(false);
+                    }
+                    maps.push(slot_map(&self.view(port)?));
+                }
+                last = format!("slot maps differ: {maps:?}");
+                Ok(maps.windows(2).all(|pair| pair[0] == pair[1]))
+            });
+        settled.context(format!("last seen: {last}"))
+    }
+
+    /// The primaries serving slots, as the node on `port` sees them.
+    pub fn primaries(&self, port: u16) -> TestResult<Vec<NodeView>> {
+        let view = self.view(port)?;
+        Ok(view
+            .into_iter()
+            .filter(|node| node.is_live_primary() && !node.slots.is_empty())
+            .collect())
+    }
+
+    /// The replicas of the primary with id `primary`, as the node on
+    /// `port` sees them.
+    pub fn replicas_of(
+        &self,
+        port: u16,
+        primary: &str,
+    ) -> TestResult<Vec<NodeView>> {
+        let view = self.view(port)?;
+        Ok(view
+            .into_iter()
+            .filter(|node| node.primary.as_deref() == Some(primary))
+            .collect())
+    }
+
+    /// The last lines of every running node's log, for failure messages.
+    pub fn log_tails(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|(port, node)| format!("node {port}:\n{}", node.log_tail()))
+            .collect::<Vec<String>>()
+            .join("\n")
+    }
+}
+
+/// Which port serves which slot ranges, from a `CLUSTER NODES` view.
+fn slot_map(view: &[NodeView]) -> BTreeMap<u16, Vec<(u16, u16)>> {
+    view.iter()
+        .filter(|node| !node.slots.is_empty())
+        .map(|node| (node.port, node.slots.clone()))
+        .collect()
+}
+
+/// Reads one line of `CLUSTER NODES`:
+/// `id ip:port@bus flags primary ping pong epoch link slot...`.
+fn parse_node_line(line: &str) -> TestResult<NodeView> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [id, address, flags, primary, _ping, _pong, _epoch, _link, slots @ ..] =
+        &fields[..]
+    else {
+        return fail(format!("CLUSTER NODES line {line:?}"));
+    };
+    let port = address
+        .split(['@', ','])
+        .next()
+        .and_then(|host_port| host_port.rsplit(':').next())
+        .context(format!("port in {address:?}"))?;
+    let slots = slots
+        .iter()
+        // `[slot->-id]` and `[slot-<-id]` are slots being migrated.
+        .filter(|range| !range.starts_with('['))
+        .map(|range| parse_slot_range(range))
+        .collect::<TestResult<Vec<(u16, u16)>>>()?;
+    Ok(NodeView {
+        id: id.to_string(),
+        port: port.parse().context(format!("port {port:?}"))?,
+        flags: flags.split(',').map(String::from).collect(),
+        primary: (*primary != "-").then(|| primary.to_string()),
+        slots,
+    })
+}
+
+/// Reads `a-b` or `a` as a range of slots.
+fn parse_slot_range(range: &str) -> TestResult<(u16, u16)> {
+    let (first, last) = range.split_once('-').unwrap_or((range, range));
+    let slot = |text: &str| -> TestResult<u16> {
+        text.parse().context(format!("slot range {range:?}"))
+    };
+    Ok((slot(first)?, slot(last)?))
+}
+
+/// The slot of each key, as `CLUSTER KEYSLOT` on `conn`'s node says.
+pub fn key_slots(conn: &mut RawConn, keys: &[String]) -> TestResult<Vec<u16>> {
+    let commands: Vec<Vec<&str>> = keys
+        .iter()
+        .map(|key| vec!["CLUSTER", "KEYSLOT", key.as_str()])
+        .collect();
+    conn.pipeline(&commands)?
+        .iter()
+        .map(|reply| match reply {
+            Reply::Int(slot) => u16::try_from(*slot).context("a slot"),
+            other => fail(format!("CLUSTER KEYSLOT replied {other:?}")),
+        })
+        .collect()
+}
