@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local Redis Cluster with the module loaded: 3 primaries and 3 replicas
 # on 127.0.0.1, ports BASE to BASE+5 (cluster bus: the same plus 10000),
-# no persistence, each node in its own directory.
+# no persistence, each node in its own directory. Ready means every node
+# reports cluster_state:ok and every replica has synced with its primary.
 #
 #   scripts/cluster.sh [run] [BASE]   start, wait in the foreground, and
 #                                     stop everything on Ctrl-C (make cluster)
@@ -88,6 +89,7 @@ check_free() {
 }
 
 # Starts the node on port $1 in the background, in its own directory.
+# Each primary has one replica: a full sync need not wait 5 s for more.
 start_node() {
   local dir="$root/$1"
   mkdir -p "$dir"
@@ -95,6 +97,7 @@ start_node() {
     --cluster-enabled yes --cluster-config-file nodes.conf \
     --cluster-node-timeout "$NODE_TIMEOUT_MS" \
     --appendonly no --save "" \
+    --repl-diskless-sync-delay 0 \
     --loadmodule "$module" --dir "$dir" \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 }
@@ -123,6 +126,17 @@ all_ok() {
   for port in "${ports[@]}"; do
     redis-cli -p "$port" CLUSTER INFO 2>/dev/null |
       grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+# Whether every replica's link to its primary is up.
+replicas_synced() {
+  local port info
+  for port in "${ports[@]}"; do
+    info="$(redis-cli -p "$port" INFO replication 2>/dev/null)" || return 1
+    if grep -q '^role:slave' <<<"$info"; then
+      grep -q '^master_link_status:up' <<<"$info" || return 1
+    fi
   done
 }
 
@@ -161,6 +175,7 @@ start_cluster() {
     false
   fi
   wait_for "every node reports cluster_state:ok" all_ok
+  wait_for "every replica has synced" replicas_synced
   trap - ERR INT TERM
 
   echo "cluster: 3 primaries and 3 replicas on 127.0.0.1:$base-$((base + 5))"

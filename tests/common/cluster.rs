@@ -1,18 +1,18 @@
 //! A Redis Cluster of servers with the module loaded, owned by one test.
 //!
 //! The same shape as `scripts/cluster.sh`: 3 primaries and 3 replicas on
-//! 127.0.0.1, `--cluster-node-timeout 2000`, no persistence, made with
-//! `redis-cli --cluster create ... --cluster-replicas 1`. Each node is a
-//! [`Server`], so it gets a free port and a directory of its own, and
-//! dropping the cluster kills every node and removes the directories,
-//! even when the test fails.
+//! 127.0.0.1, `--cluster-node-timeout 2000`, no persistence, full syncs
+//! without the 5 s wait for more replicas, made with `redis-cli --cluster
+//! create ... --cluster-replicas 1`. Each node is a [`Server`], so it gets
+//! a free port and a directory of its own, and dropping the cluster kills
+//! every node and removes the directories, even when the test fails.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use super::resp::{RawConn, Reply};
-use super::server::{wait_until, Server};
+use super::server::{info_field, wait_until, Server};
 use super::{fail, Context, TestResult};
 
 /// The nodes: three primaries, each with one replica.
@@ -65,8 +65,8 @@ impl NodeView {
 }
 
 impl Cluster {
-    /// Starts six nodes, makes them a cluster and waits until every node
-    /// reports `cluster_state:ok` and knows all six.
+    /// Starts six nodes, makes them a cluster and waits until it has
+    /// settled (see [`Cluster::wait_settled`]).
     pub fn start() -> TestResult<Cluster> {
         let timeout = NODE_TIMEOUT_MS.to_string();
         let args = [
@@ -76,6 +76,8 @@ impl Cluster {
             "nodes.conf",
             "--cluster-node-timeout",
             &timeout,
+            "--repl-diskless-sync-delay",
+            "0",
         ];
         let mut nodes = BTreeMap::new();
         for _ in 0..NODES {
@@ -162,28 +164,46 @@ impl Cluster {
     }
 
     /// Waits until every running node reports `cluster_state:ok`, knows
-    /// `known` nodes, and sees the same primaries serving the same slots.
+    /// `known` nodes and sees the same primaries serving the same slots,
+    /// and every replica's link to its primary is up.
     pub fn wait_settled(&self, known: usize) -> TestResult {
         let mut last = String::new();
         let settled =
             wait_until("the cluster settles", SETTLE_TIMEOUT, || {
-                let mut maps = Vec::new();
-                for port in self.ports() {
-                    let info = self.connect(port)?.ok(&["CLUSTER", "INFO"])?;
-                    let text = info.text().unwrap_or("").to_string();
-                    let known_line = format!("cluster_known_nodes:{known}\r");
-                    if !text.contains("cluster_state:ok")
-                        || !text.contains(&known_line)
-                    {
-                        last = format!("node {port}:\n{text}");
-                        return Ok(false);
-                    }
-                    maps.push(slot_map(&self.view(port)?));
-                }
-                last = format!("slot maps differ: {maps:?}");
-                Ok(maps.windows(2).all(|pair| pair[0] == pair[1]))
+                let unsettled = self.unsettled(known)?;
+                let done = unsettled.is_none();
+                last = unsettled.unwrap_or_default();
+                Ok(done)
             });
         settled.context(format!("last seen: {last}"))
+    }
+
+    /// What keeps the cluster from being settled, if anything.
+    fn unsettled(&self, known: usize) -> TestResult<Option<String>> {
+        let known_line = format!("cluster_known_nodes:{known}\r");
+        let mut maps = Vec::new();
+        for port in self.ports() {
+            let mut conn = self.connect(port)?;
+            let info = conn.ok(&["CLUSTER", "INFO"])?;
+            let text = info.text().unwrap_or("");
+            if !text.contains("cluster_state:ok")
+                || !text.contains(&known_line)
+            {
+                return Ok(Some(format!("node {port}:\n{text}")));
+            }
+            let role = info_field(&mut conn, "replication", "role")?;
+            let link = "master_link_status";
+            if role == "slave"
+                && info_field(&mut conn, "replication", link)? != "up"
+            {
+                return Ok(Some(format!("replica {port} is not in sync")));
+            }
+            maps.push(slot_map(&self.view(port)?));
+        }
+        if maps.windows(2).any(|pair| pair[0] != pair[1]) {
+            return Ok(Some(format!("the slot maps differ: {maps:?}")));
+        }
+        Ok(None)
     }
 
     /// The primaries serving slots, as the node on `port` sees them.
