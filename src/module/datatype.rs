@@ -1,17 +1,6 @@
 //! The `mavg-type` data type: how Redis stores, loads, rewrites, measures,
-//! digests, copies and frees a MAVG key, and typed access to keys.
-//!
-//! # RDB encoding, version 2
-//!
-//! Unsigned integers, in order: the window, the id tag, the sequence number
-//! of the next value, the number of copies made (see [`Series::copy`]),
-//! and the number of values held; then the values, oldest first, as string
-//! buffers of up to [`CHUNK_VALUES`] little-endian doubles each. The sum is
-//! not stored: loading recomputes it, so it cannot disagree with the
-//! values. Every field is checked against the others on load; a payload
-//! that fails a check is refused with a logged warning.
-//!
-//! Version 1, still read, is the same without the number of copies.
+//! digests, copies and frees a MAVG key, and typed access to keys. The
+//! RDB encoding itself lives in `encoding.rs`.
 
 use std::ffi::{c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -22,20 +11,10 @@ use redis_module::logging::{log_io_error, RedisLogLevel};
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use super::id::MAX_SEQ;
+use super::encoding::{decode, encode, RdbInput, RdbOutput, ENCODING_VERSION};
 use super::series::Series;
 use super::text::format_double;
-use crate::{Error, MovingAverage, MAX_WINDOW};
-
-/// The encoding `rdb_save` writes; `rdb_load` reads it and every older
-/// one.
-pub(crate) const ENCODING_VERSION: i32 = 2;
-
-/// The first encoding, without the number of copies.
-const ENCODING_WITHOUT_COPIES: i32 = 1;
-
-/// Values per string buffer in the RDB encoding.
-const CHUNK_VALUES: usize = 8192;
+use crate::{Error, MovingAverage};
 
 /// Values per `MAVG.ADD` command in an AOF rewrite.
 const AOF_CHUNK_VALUES: usize = 1024;
@@ -120,36 +99,7 @@ unsafe extern "C" fn rdb_save(
 ) {
     // SAFETY: Redis passes a value of this type.
     let series = unsafe { series_of(value) };
-    guard((), || save(rdb, series));
-}
-
-/// Writes `series` in the current encoding.
-fn save(rdb: *mut raw::RedisModuleIO, series: &Series) {
-    raw::save_unsigned(rdb, series.average.window() as u64);
-    raw::save_unsigned(rdb, series.tag);
-    raw::save_unsigned(rdb, series.next_seq);
-    raw::save_unsigned(rdb, series.copies.get());
-    raw::save_unsigned(rdb, series.average.len() as u64);
-
-    let mut bytes = Vec::with_capacity(CHUNK_VALUES * 8);
-    for_each_chunk(series, CHUNK_VALUES, |chunk| {
-        bytes.clear();
-        chunk.for_each(|value| bytes.extend_from_slice(&value.to_le_bytes()));
-        raw::save_slice(rdb, &bytes);
-    });
-}
-
-/// Calls `action` on the values of `series`, oldest first, `size` values
-/// at a time.
-fn for_each_chunk(
-    series: &Series,
-    size: usize,
-    mut action: impl FnMut(&mut dyn Iterator<Item = f64>),
-) {
-    let mut values = series.average.iter().peekable();
-    while values.peek().is_some() {
-        action(&mut values.by_ref().take(size));
-    }
+    guard((), || encode(series, &mut RedisIo(rdb)));
 }
 
 unsafe extern "C" fn rdb_load(
@@ -157,7 +107,7 @@ unsafe extern "C" fn rdb_load(
     encoding: c_int,
 ) -> *mut c_void {
     let loaded = guard(Err("the module failed while loading"), || {
-        load(rdb, encoding)
+        decode(&mut RedisIo(rdb), encoding)
     });
     match loaded {
         Ok(series) => Box::into_raw(Box::new(series)).cast(),
@@ -169,67 +119,28 @@ unsafe extern "C" fn rdb_load(
     }
 }
 
-/// Reads a series, checking every field.
-fn load(
-    rdb: *mut raw::RedisModuleIO,
-    encoding: c_int,
-) -> Result<Series, &'static str> {
-    if !(ENCODING_WITHOUT_COPIES..=ENCODING_VERSION).contains(&encoding) {
-        return Err("unknown encoding version");
-    }
-    let read = || raw::load_unsigned(rdb).map_err(|_| "short read");
-    let window = read()?;
-    let tag = read()?;
-    let next_seq = read()?;
-    let copies = match encoding {
-        ENCODING_WITHOUT_COPIES => 0,
-        _ => read()?,
-    };
-    let len = read()?;
+/// The RDB stream Redis hands `rdb_save` and `rdb_load`.
+struct RedisIo(*mut raw::RedisModuleIO);
 
-    if window == 0 || window > MAX_WINDOW as u64 {
-        return Err("window out of range");
+impl RdbOutput for RedisIo {
+    fn unsigned(&mut self, value: u64) {
+        raw::save_unsigned(self.0, value);
     }
-    if len > window || len > next_seq || next_seq > MAX_SEQ + 1 {
-        return Err("counts disagree");
+
+    fn buffer(&mut self, bytes: &[u8]) {
+        raw::save_slice(self.0, bytes);
     }
-    let mut series = Series::new(window as usize, tag, next_seq - len)
-        .map_err(|_| "counts disagree")?;
-    series.copies.set(copies);
-    load_values(rdb, &mut series, len as usize)?;
-    Ok(series)
 }
 
-/// Reads `len` values in chunks into `series`.
-fn load_values(
-    rdb: *mut raw::RedisModuleIO,
-    series: &mut Series,
-    len: usize,
-) -> Result<(), &'static str> {
-    let mut values = Vec::with_capacity(len.min(CHUNK_VALUES));
-    while series.average.len() < len {
-        let buffer = raw::load_string_buffer(rdb).map_err(|_| "short read")?;
-        let bytes = buffer.as_ref();
-        let remaining = len - series.average.len();
-        if bytes.is_empty()
-            || bytes.len() % 8 != 0
-            || bytes.len() / 8 > remaining
-        {
-            return Err("malformed chunk of values");
-        }
-
-        values.clear();
-        for word in bytes.chunks_exact(8) {
-            let mut le = [0; 8];
-            le.copy_from_slice(word);
-            values.push(f64::from_le_bytes(le));
-        }
-        series.add(&values).map_err(|error| match error {
-            Error::NonFinite => "value not finite",
-            _ => "out of memory",
-        })?;
+impl RdbInput for RedisIo {
+    fn unsigned(&mut self) -> Option<u64> {
+        raw::load_unsigned(self.0).ok()
     }
-    Ok(())
+
+    fn buffer<R>(&mut self, use_bytes: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let buffer = raw::load_string_buffer(self.0).ok()?;
+        Some(use_bytes(buffer.as_ref()))
+    }
 }
 
 unsafe extern "C" fn aof_rewrite(
@@ -262,7 +173,7 @@ fn rewrite(
     emit(aof, "MAVG.CREATE", key, &create);
 
     let mut texts = Vec::with_capacity(AOF_CHUNK_VALUES);
-    for_each_chunk(series, AOF_CHUNK_VALUES, |chunk| {
+    series.for_each_chunk(AOF_CHUNK_VALUES, |chunk| {
         texts.clear();
         texts.extend(chunk.map(format_double));
         emit(aof, "MAVG.ADD", key, &texts);

@@ -7,6 +7,7 @@ mod alloc;
 mod args;
 mod commands;
 mod datatype;
+mod encoding;
 mod id;
 mod reply;
 mod series;
@@ -15,7 +16,8 @@ mod text;
 use redis_module::raw::ModuleOptions;
 use redis_module::{redis_module, Context, RedisString, Status};
 
-use datatype::{ENCODING_VERSION, MAVG_TYPE};
+use datatype::MAVG_TYPE;
+use encoding::ENCODING_VERSION;
 use reply::{guarded, Handler};
 
 /// Registers `handler` behind the panic boundary of [`guarded`].

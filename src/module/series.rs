@@ -68,6 +68,19 @@ impl Series {
         Ok(first)
     }
 
+    /// Calls `action` on the values held, oldest first, `size` values at
+    /// a time.
+    pub(crate) fn for_each_chunk(
+        &self,
+        size: usize,
+        mut action: impl FnMut(&mut dyn Iterator<Item = f64>),
+    ) {
+        let mut values = self.average.iter().peekable();
+        while values.peek().is_some() {
+            action(&mut values.by_ref().take(size));
+        }
+    }
+
     /// The sequence number of the oldest value held.
     pub(crate) fn first_seq(&self) -> u64 {
         self.next_seq - self.average.len() as u64
