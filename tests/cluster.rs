@@ -1,6 +1,7 @@
 //! MAVG in Redis Cluster: keys spread over the slots of three primaries,
 //! every command routes by its one key through the `redis` crate's
-//! cluster client, and a primary killed with SIGKILL fails over to its
+//! cluster client (and a node that does not serve the key redirects it
+//! with `MOVED`, as for Redis's own commands), and a primary killed with SIGKILL fails over to its
 //! replica without losing a replicated value or id; later adds continue
 //! each key's id sequence on the new primary. And `scripts/cluster.sh`
 //! (what `make cluster` runs) starts a cluster that serves MAVG, and stops
@@ -186,6 +187,53 @@ fn check_spread(
     Ok(counts.into_keys().collect())
 }
 
+/// Checks that every MAVG command on key `i`, in slot `slot`, routes as
+/// Redis's own commands do: a node that does not serve the slot redirects
+/// it with `MOVED` to the primary that does, and that primary's replica,
+/// after `READONLY`, answers the reads as the primary does and redirects
+/// the writes.
+fn check_routing(cluster: &Cluster, i: usize, slot: u16) -> TestResult {
+    let any = cluster.ports()[0];
+    let primaries = cluster.primaries(any)?;
+    let owner = primaries.iter().find(|node| node.serves(slot));
+    let owner = owner.context(format!("the primary of slot {slot}"))?;
+    let replicas = cluster.replicas_of(any, &owner.id)?;
+    let replica = replicas.first().context("the owner's replica")?;
+    let moved = format!("MOVED {slot} 127.0.0.1:{}", owner.port);
+    let key = key(i);
+    let reads = [
+        vec!["MAVG.AVG", &key],
+        vec!["MAVG.GET", &key, "-1"],
+        vec!["MAVG.RANGE", &key, "0", "-1", "WITHIDS"],
+        vec!["MAVG.INFO", &key],
+    ];
+    let writes = [
+        vec!["MAVG.ADD", &key, "1"],
+        vec!["MAVG.CREATE", &key, "WINDOW", "3"],
+    ];
+    let mut on_owner = cluster.connect(owner.port)?;
+    let answers = reads
+        .iter()
+        .map(|command| on_owner.ok(command))
+        .collect::<TestResult<Vec<Reply>>>()?;
+
+    for port in cluster.ports().into_iter().filter(|&p| p != owner.port) {
+        let mut conn = cluster.connect(port)?;
+        for command in reads.iter().chain(&writes) {
+            assert_eq!(conn.err(command)?, moved, "{command:?} on {port}");
+        }
+    }
+    let mut conn = cluster.connect(replica.port)?;
+    conn.ok(&["READONLY"])?;
+    for (command, answer) in reads.iter().zip(&answers) {
+        assert_eq!(&conn.ok(command)?, answer, "{command:?} on the replica");
+    }
+    for command in &writes {
+        assert_eq!(conn.err(command)?, moved, "{command:?} on the replica");
+    }
+    Ok(())
+}
+
 /// Kills the primary on `victim` and waits until its replica serves its
 /// slots and the cluster is whole again; returns the new primary's port.
 fn fail_over(cluster: &mut Cluster, victim: u16) -> TestResult<u16> {
@@ -269,6 +317,9 @@ fn keys_fail_over_with_their_values_and_ids() -> TestResult {
     let before = snapshots(&mut conn)?;
     for (i, snapshot) in before.iter().enumerate() {
         check_snapshot(i, tags[i], snapshot)?;
+    }
+    for (i, &slot) in slots.iter().enumerate().take(10) {
+        check_routing(&cluster, i, slot)?;
     }
 
     // The primary of the first key dies.
