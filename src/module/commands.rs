@@ -4,7 +4,6 @@
 use redis_module::key::RedisKeyWritable;
 use redis_module::raw;
 use redis_module::{Context, NotifyEvent, RedisString, RedisValue};
-use uuid::Uuid;
 
 use super::args::{
     is_keyword, parse_count, parse_integer, parse_ref, parse_seq, parse_tag,
@@ -12,7 +11,7 @@ use super::args::{
 };
 use super::datatype::{read_series, read_series_mut, write_series};
 use super::id::{element_id, random_tag};
-use super::reply::{Protocol, Reply};
+use super::reply::{Protocol, Reply, Stream};
 use super::series::Series;
 use crate::{Error, MovingAverage};
 
@@ -136,11 +135,12 @@ pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
         None => add_to_new(ctx, &redis_key, &request, args)?,
     };
 
-    let last = first + request.values.len() as u64;
-    let ids = (first..last)
-        .map(|seq| id_reply(element_id(tag, seq)))
-        .collect();
-    Ok(RedisValue::Array(ids))
+    let count = request.values.len();
+    let reply = Stream::array(ctx, count);
+    for seq in first..first + count as u64 {
+        reply.id(element_id(tag, seq));
+    }
+    reply.done()
 }
 
 /// The arguments of `MAVG.ADD`, parsed.
@@ -266,17 +266,16 @@ pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
     };
     let positions = clamp_range(start, stop, series.average.len());
 
-    let protocol = Protocol::of(ctx);
-    let mut reply =
-        Vec::with_capacity(positions.len() * (1 + usize::from(with_ids)));
+    let per_value = 1 + usize::from(with_ids);
+    let reply = Stream::array(ctx, positions.len() * per_value);
     let values = series.average.iter().skip(positions.start);
     for (position, value) in positions.zip(values) {
-        reply.push(protocol.double(value));
+        reply.double(value);
         if with_ids {
-            reply.push(id_reply(series.id_at(position)));
+            reply.id(series.id_at(position));
         }
     }
-    Ok(RedisValue::Array(reply))
+    reply.done()
 }
 
 /// `MAVG.INFO key`
@@ -315,9 +314,4 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> std::ops::Range<usize> {
         return 0..0;
     }
     start as usize..stop as usize + 1
-}
-
-/// An element id as a reply.
-fn id_reply(id: Uuid) -> RedisValue {
-    RedisValue::BulkString(id.hyphenated().to_string())
 }

@@ -1,12 +1,16 @@
-//! Turning results into replies: doubles for either protocol, the crate's
-//! errors as Redis errors (the one place that happens), and the boundary
-//! that keeps a panic from reaching Redis.
+//! Turning results into replies: doubles for either protocol, long arrays
+//! written as they are produced, the crate's errors as Redis errors (the
+//! one place that happens), and the boundary that keeps a panic from
+//! reaching Redis.
 
+use std::ffi::c_long;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use redis_module::{
-    Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue,
+    raw, Context, ContextFlags, RedisError, RedisResult, RedisString,
+    RedisValue,
 };
+use uuid::Uuid;
 
 use super::text::format_double;
 use crate::Error;
@@ -53,6 +57,56 @@ impl Protocol {
     /// `value` as a reply, nil for `None`.
     pub(crate) fn optional_double(self, value: Option<f64>) -> RedisValue {
         value.map_or(RedisValue::Null, |v| self.double(v))
+    }
+}
+
+/// A reply written element by element, straight to the client, for arrays
+/// too long to build in memory first (a million ids, a window of ten
+/// million values). A handler that starts one must not fail afterwards:
+/// it checks everything first.
+pub(crate) struct Stream<'a> {
+    ctx: &'a Context,
+    protocol: Protocol,
+}
+
+impl<'a> Stream<'a> {
+    /// Starts an array of `len` elements.
+    pub(crate) fn array(ctx: &'a Context, len: usize) -> Stream<'a> {
+        raw::reply_with_array(ctx.ctx, len as c_long);
+        Stream {
+            ctx,
+            protocol: Protocol::of(ctx),
+        }
+    }
+
+    /// Writes a double, as [`Protocol::double`] would.
+    pub(crate) fn double(&self, value: f64) {
+        match self.protocol {
+            Protocol::Resp2 => self.text(&format_double(value)),
+            Protocol::Resp3 => {
+                raw::reply_with_double(self.ctx.ctx, value);
+            }
+        }
+    }
+
+    /// Writes an element id in its hyphenated form.
+    pub(crate) fn id(&self, id: Uuid) {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        self.text(id.hyphenated().encode_lower(&mut text));
+    }
+
+    /// Writes a bulk string.
+    fn text(&self, text: &str) {
+        raw::reply_with_string_buffer(
+            self.ctx.ctx,
+            text.as_ptr().cast(),
+            text.len(),
+        );
+    }
+
+    /// The handler's result once the whole array is written.
+    pub(crate) fn done(self) -> Reply {
+        Ok(RedisValue::NoReply)
     }
 }
 
