@@ -5,8 +5,9 @@
 //! one that creates a key, which propagates as `MULTI`, `MAVG.CREATE`,
 //! `MAVG.ADD`, `EXEC`). Once enough adds are acknowledged the server is
 //! killed with SIGKILL while commands are still in flight, then started
-//! again on the same directory, from its AOF. Six rounds of this run on
-//! the same directory, with batches of 1 to 200 commands.
+//! again on the same directory, from its AOF. Seven rounds of this run on
+//! the same directory, with batches of 1 to 200 commands, three of them
+//! while an AOF rewrite runs or has just run.
 //!
 //! Redis executes commands in the order they arrive and writes them to the
 //! AOF in that order, so what survives must be the acknowledged adds plus
@@ -33,18 +34,38 @@ use common::resp::{RawConn, Reply};
 use common::server::Server;
 use common::{fail, Context, TestResult};
 
-/// The rounds: how many commands the stream sends at once, and after how
-/// many acknowledged adds the kill is sent. Each round's stream goes on
-/// until the kill lands, so it lands among a batch's commands, wherever
-/// the server then is: reading them, executing them, writing the AOF or
-/// replying.
-const ROUNDS: [(usize, usize); 6] = [
-    (64, 1_500),
-    (64, 2_501),
-    (1, 700),
-    (7, 1_003),
-    (200, 3_333),
-    (16, 64),
+/// One round of the test.
+#[derive(Clone, Copy)]
+struct Round {
+    /// Commands sent at once.
+    batch: usize,
+    /// Acknowledged adds after which the kill is sent. The stream goes on
+    /// until the kill lands, so it lands among a batch's commands,
+    /// wherever the server then is: reading them, executing them, writing
+    /// the AOF or replying.
+    kill_after: usize,
+    /// Whether a `BGREWRITEAOF` starts with the stream: the kill then
+    /// lands during the rewrite or after it, and the restart loads the
+    /// rewritten base (an RDB preamble) and the increments since.
+    rewrite: bool,
+}
+
+const fn round(batch: usize, kill_after: usize, rewrite: bool) -> Round {
+    Round {
+        batch,
+        kill_after,
+        rewrite,
+    }
+}
+
+const ROUNDS: [Round; 7] = [
+    round(64, 1_500, false),
+    round(64, 2_501, true),
+    round(1, 700, false),
+    round(7, 1_003, false),
+    round(200, 3_333, true),
+    round(16, 64, false),
+    round(32, 2_000, true),
 ];
 
 /// Values in one `MAVG.ADD`.
@@ -340,20 +361,25 @@ fn surviving_prefix(
     ))
 }
 
-/// Runs round `round` against `server`: streams `batch` commands at a
-/// time until `kill_after` adds are acknowledged, kills and restarts the
-/// server, and checks what it holds against `keys`, which it brings up to
-/// date.
+/// Runs round number `round` of `plan` against `server`: streams until
+/// the kill point, kills and restarts the server, and checks what it
+/// holds against `keys`, which it brings up to date.
 fn crash_round(
     server: &mut Server,
     keys: &mut Keys,
     round: usize,
-    (batch, kill_after): (usize, usize),
+    plan: Round,
 ) -> TestResult {
     let conn = server.connect()?;
     let (kill, kill_point) = channel();
+    let Round {
+        batch, kill_after, ..
+    } = plan;
     let writer =
         thread::spawn(move || stream(conn, round, batch, (kill_after, kill)));
+    if plan.rewrite {
+        server.connect()?.ok(&["BGREWRITEAOF"])?;
+    }
     let reached = kill_point
         .recv_timeout(ROUND_TIMEOUT)
         .context("waiting for the kill point");
