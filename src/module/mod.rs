@@ -13,6 +13,7 @@ mod reply;
 mod series;
 mod text;
 
+use redis_module::logging::log_warning;
 use redis_module::raw::ModuleOptions;
 use redis_module::{redis_module, Context, RedisString, Status};
 
@@ -42,6 +43,13 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
             | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED
             | ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
     );
+    // A panic is caught at the command boundary and answered with an
+    // error; its message and location go to the server log.
+    std::panic::set_hook(Box::new(|panic| {
+        // The log call reads its text as a printf format.
+        let text = format!("mavg: caught a panic: {panic}");
+        log_warning(text.replace('%', "%%"));
+    }));
     ctx.log_notice(&format!(
         "redis-mavg {} loaded: type mavg-type, encoding version {}",
         env!("CARGO_PKG_VERSION"),
@@ -59,12 +67,16 @@ redis_module! {
     allocator: (alloc::ModuleAllocator, alloc::ModuleAllocator),
     data_types: [MAVG_TYPE],
     init: init,
+    // The last element of each command is its ACL categories, optional:
+    // servers from 7.2 on (and Valkey) put the commands in `@read` or
+    // `@write` and `@fast` or `@slow`; older ones have no such API, and
+    // there a user needs the commands granted by name (`+mavg.avg`).
     commands: [
-        ["mavg.create", command!(commands::create), "write deny-oom", 1, 1, 1, ""],
-        ["mavg.add", command!(commands::add), "write deny-oom", 1, 1, 1, ""],
-        ["mavg.avg", command!(commands::avg), "readonly fast", 1, 1, 1, ""],
-        ["mavg.get", command!(commands::get), "readonly fast", 1, 1, 1, ""],
-        ["mavg.range", command!(commands::range), "readonly", 1, 1, 1, ""],
-        ["mavg.info", command!(commands::info), "readonly fast", 1, 1, 1, ""],
+        ["mavg.create", command!(commands::create), "write deny-oom", 1, 1, 1, "", "write fast"],
+        ["mavg.add", command!(commands::add), "write deny-oom", 1, 1, 1, "", "write fast"],
+        ["mavg.avg", command!(commands::avg), "readonly fast", 1, 1, 1, "", "read fast"],
+        ["mavg.get", command!(commands::get), "readonly fast", 1, 1, 1, "", "read fast"],
+        ["mavg.range", command!(commands::range), "readonly", 1, 1, 1, "", "read slow"],
+        ["mavg.info", command!(commands::info), "readonly fast", 1, 1, 1, "", "read fast"],
     ],
 }

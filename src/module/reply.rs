@@ -121,10 +121,33 @@ pub(crate) fn guarded(
     ctx: &Context,
     args: Vec<RedisString>,
 ) -> RedisResult {
-    match catch_unwind(AssertUnwindSafe(|| handler(ctx, &args))) {
+    let run = || {
+        #[cfg(feature = "panic-probe")]
+        probe::panic_on_probe_key(&args);
+        handler(ctx, &args)
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
         Ok(reply) => reply.map_err(to_redis_error),
         Err(_) => {
             Err(RedisError::Str("ERR internal error in the MAVG module"))
+        }
+    }
+}
+
+/// A way to prove the panic boundary: in a build with the `panic-probe`
+/// feature, and only there, any command on the key [`probe::KEY`] panics
+/// before it does anything.
+#[cfg(feature = "panic-probe")]
+pub(crate) mod probe {
+    use redis_module::RedisString;
+
+    /// The key whose commands panic.
+    pub(crate) const KEY: &[u8] = b"mavg:panic-probe";
+
+    /// Panics if the command's key is [`KEY`].
+    pub(crate) fn panic_on_probe_key(args: &[RedisString]) {
+        if args.get(1).is_some_and(|key| key.as_slice() == KEY) {
+            panic!("panic probe: a command on the probe key");
         }
     }
 }
