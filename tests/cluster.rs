@@ -1,11 +1,12 @@
 //! MAVG in Redis Cluster: keys spread over the slots of three primaries,
 //! every command routes by its one key through the `redis` crate's
 //! cluster client (and a node that does not serve the key redirects it
-//! with `MOVED`, as for Redis's own commands), and a primary killed with SIGKILL fails over to its
-//! replica without losing a replicated value or id; later adds continue
-//! each key's id sequence on the new primary. And `scripts/cluster.sh`
-//! (what `make cluster` runs) starts a cluster that serves MAVG, and stops
-//! it.
+//! with `MOVED`, as for Redis's own commands), resharding moves keys with
+//! their values and ids, and a primary killed with SIGKILL fails over to
+//! its replica without losing a replicated value or id; later adds
+//! continue each key's id sequence on the new primary. And
+//! `scripts/cluster.sh` (what `make cluster` runs) starts a cluster that
+//! serves MAVG, and stops it.
 
 mod common;
 
@@ -15,7 +16,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use common::cluster::{key_slots, Cluster, SETTLE_TIMEOUT};
+use common::cluster::{key_slots, Cluster, NodeView, SETTLE_TIMEOUT};
 use common::mavg::ElementId;
 use common::resp::{RawConn, Reply};
 use common::server::{module_path, wait_until};
@@ -36,6 +37,10 @@ const WINDOW: usize = 4;
 /// Values in the add that creates each key, then in the one that follows:
 /// five in all, so the window of four has wrapped.
 const ADDS: [usize; 2] = [3, 2];
+
+/// Slots moved from one surviving primary to the other before the
+/// failover.
+const RESHARDED: usize = 2_000;
 
 /// Keys on the failed-over slots that get one more value afterwards.
 const ADDS_AFTER: usize = 200;
@@ -322,17 +327,22 @@ fn keys_fail_over_with_their_values_and_ids() -> TestResult {
         check_routing(&cluster, i, slot)?;
     }
 
+    // The other two primaries trade slots, keys and all: resharding
+    // moves a key with MIGRATE, that is DUMP and RESTORE.
+    let view = cluster.view(any)?;
+    let (victims, others): (Vec<NodeView>, Vec<NodeView>) = view
+        .into_iter()
+        .filter(|node| primaries.contains(&node.port))
+        .partition(|node| node.serves(slots[0]));
+    let ([victim], [from, to]) = (&victims[..], &others[..]) else {
+        return fail(format!("primaries: {victims:?} {others:?}"));
+    };
+    cluster.reshard(&from.id, &to.id, RESHARDED)?;
+    cluster.wait_settled(6)?;
+    check_spread(&cluster, any, &slots)?;
+
     // The primary of the first key dies.
-    let victim_view = cluster.view(any)?;
-    let victim = primaries
-        .iter()
-        .copied()
-        .find(|&port| {
-            victim_view
-                .iter()
-                .any(|node| node.port == port && node.serves(slots[0]))
-        })
-        .context("the primary of the first key")?;
+    let victim = victim.port;
     let promoted = fail_over(&mut cluster, victim)
         .context(format!("failing over\n{}", cluster.log_tails()))?;
 

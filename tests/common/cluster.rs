@@ -114,6 +114,28 @@ impl Cluster {
         Ok(())
     }
 
+    /// Moves `slots` slots, with their keys, from the primary with id
+    /// `from` to the one with id `to`, with `redis-cli --cluster
+    /// reshard` (which moves keys with `MIGRATE`, so `DUMP`/`RESTORE`).
+    pub fn reshard(&self, from: &str, to: &str, slots: usize) -> TestResult {
+        let seed = format!("127.0.0.1:{}", self.ports()[0]);
+        let slots = slots.to_string();
+        let output = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &seed])
+            .args(["--cluster-from", from, "--cluster-to", to])
+            .args(["--cluster-slots", &slots, "--cluster-yes"])
+            .output()
+            .context("running redis-cli --cluster reshard")?;
+        if !output.status.success() {
+            return fail(format!(
+                "redis-cli --cluster reshard failed: {}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(())
+    }
+
     /// The ports of the nodes still running.
     pub fn ports(&self) -> Vec<u16> {
         self.nodes.keys().copied().collect()
@@ -164,8 +186,9 @@ impl Cluster {
     }
 
     /// Waits until every running node reports `cluster_state:ok`, knows
-    /// `known` nodes and sees the same primaries serving the same slots,
-    /// and every replica's link to its primary is up.
+    /// `known` nodes and sees the same nodes in the same roles (the same
+    /// primaries serving the same slots, the same replicas of each, the
+    /// same failed nodes), and every replica's link to its primary is up.
     pub fn wait_settled(&self, known: usize) -> TestResult {
         let mut last = String::new();
         let settled =
@@ -181,7 +204,7 @@ impl Cluster {
     /// What keeps the cluster from being settled, if anything.
     fn unsettled(&self, known: usize) -> TestResult<Option<String>> {
         let known_line = format!("cluster_known_nodes:{known}\r");
-        let mut maps = Vec::new();
+        let mut views = Vec::new();
         for port in self.ports() {
             let mut conn = self.connect(port)?;
             let info = conn.ok(&["CLUSTER", "INFO"])?;
@@ -198,10 +221,10 @@ impl Cluster {
             {
                 return Ok(Some(format!("replica {port} is not in sync")));
             }
-            maps.push(slot_map(&self.view(port)?));
+            views.push(topology(self.view(port)?));
         }
-        if maps.windows(2).any(|pair| pair[0] != pair[1]) {
-            return Ok(Some(format!("the slot maps differ: {maps:?}")));
+        if views.windows(2).any(|pair| pair[0] != pair[1]) {
+            return Ok(Some(format!("the nodes disagree: {views:?}")));
         }
         Ok(None)
     }
@@ -239,12 +262,14 @@ impl Cluster {
     }
 }
 
-/// Which port serves which slot ranges, from a `CLUSTER NODES` view.
-fn slot_map(view: &[NodeView]) -> BTreeMap<u16, Vec<(u16, u16)>> {
-    view.iter()
-        .filter(|node| !node.slots.is_empty())
-        .map(|node| (node.port, node.slots.clone()))
-        .collect()
+/// A `CLUSTER NODES` view as every node should share it: without
+/// `myself`, by port.
+fn topology(mut view: Vec<NodeView>) -> Vec<NodeView> {
+    for node in &mut view {
+        node.flags.retain(|flag| flag != "myself");
+    }
+    view.sort_by_key(|node| node.port);
+    view
 }
 
 /// Reads one line of `CLUSTER NODES`:
