@@ -97,21 +97,10 @@ impl Cluster {
             .keys()
             .map(|port| format!("127.0.0.1:{port}"))
             .collect();
-        let output = Command::new("redis-cli")
-            .arg("--cluster")
-            .arg("create")
-            .args(&addresses)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .output()
-            .context("running redis-cli --cluster create")?;
-        if !output.status.success() {
-            return fail(format!(
-                "redis-cli --cluster create failed: {}\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        Ok(())
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addresses.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+        redis_cli(&args)
     }
 
     /// Moves `slots` slots, with their keys, from the primary with id
@@ -120,20 +109,18 @@ impl Cluster {
     pub fn reshard(&self, from: &str, to: &str, slots: usize) -> TestResult {
         let seed = format!("127.0.0.1:{}", self.ports()[0]);
         let slots = slots.to_string();
-        let output = Command::new("redis-cli")
-            .args(["--cluster", "reshard", &seed])
-            .args(["--cluster-from", from, "--cluster-to", to])
-            .args(["--cluster-slots", &slots, "--cluster-yes"])
-            .output()
-            .context("running redis-cli --cluster reshard")?;
-        if !output.status.success() {
-            return fail(format!(
-                "redis-cli --cluster reshard failed: {}\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        Ok(())
+        redis_cli(&[
+            "--cluster",
+            "reshard",
+            &seed,
+            "--cluster-from",
+            from,
+            "--cluster-to",
+            to,
+            "--cluster-slots",
+            &slots,
+            "--cluster-yes",
+        ])
     }
 
     /// The ports of the nodes still running.
@@ -260,6 +247,23 @@ impl Cluster {
             .collect::<Vec<String>>()
             .join("\n")
     }
+}
+
+/// Runs `redis-cli` with `args`, failing with its output if it fails.
+fn redis_cli(args: &[&str]) -> TestResult {
+    let output = Command::new("redis-cli")
+        .args(args)
+        .output()
+        .context(format!("running redis-cli {}", args.join(" ")))?;
+    if !output.status.success() {
+        return fail(format!(
+            "redis-cli {} failed: {}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
 }
 
 /// A `CLUSTER NODES` view as every node should share it: without
