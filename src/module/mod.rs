@@ -8,6 +8,8 @@ mod args;
 mod commands;
 mod datatype;
 mod encoding;
+#[cfg(test)]
+mod fuzz;
 mod id;
 mod reply;
 mod series;
