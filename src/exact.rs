@@ -100,11 +100,12 @@ impl ExactSum {
 
         self.cover(first, first + 2);
         let start = (first - self.low) as usize;
-        if negative {
-            subtract_at(&mut self.limbs[start..], parts);
+        let step = if negative {
+            u64::overflowing_sub
         } else {
-            add_at(&mut self.limbs[start..], parts);
-        }
+            u64::overflowing_add
+        };
+        apply_at(&mut self.limbs[start..], parts, step);
 
         self.normalize();
     }
@@ -192,35 +193,25 @@ impl ExactSum {
     }
 }
 
-/// Adds the two-limb `parts` at the start of `limbs`, carrying upward.
-/// A carry out of the top is dropped: two's complement wraps.
-fn add_at(limbs: &mut [u64], parts: [u64; 2]) {
+/// Adds the two-limb `parts` at the start of `limbs` with `step`
+/// (`u64::overflowing_add`, or `u64::overflowing_sub` to subtract), carrying
+/// or borrowing upward. A carry out of the top is dropped: two's complement
+/// wraps.
+fn apply_at(
+    limbs: &mut [u64],
+    parts: [u64; 2],
+    step: fn(u64, u64) -> (u64, bool),
+) {
     let mut carry = false;
     for (i, limb) in limbs.iter_mut().enumerate() {
         let part = parts.get(i).copied().unwrap_or(0);
         if i >= parts.len() && !carry {
             break;
         }
-        let (sum, c1) = limb.overflowing_add(part);
-        let (sum, c2) = sum.overflowing_add(u64::from(carry));
-        *limb = sum;
+        let (value, c1) = step(*limb, part);
+        let (value, c2) = step(value, u64::from(carry));
+        *limb = value;
         carry = c1 || c2;
-    }
-}
-
-/// Subtracts the two-limb `parts` at the start of `limbs`, borrowing
-/// upward.
-fn subtract_at(limbs: &mut [u64], parts: [u64; 2]) {
-    let mut borrow = false;
-    for (i, limb) in limbs.iter_mut().enumerate() {
-        let part = parts.get(i).copied().unwrap_or(0);
-        if i >= parts.len() && !borrow {
-            break;
-        }
-        let (diff, b1) = limb.overflowing_sub(part);
-        let (diff, b2) = diff.overflowing_sub(u64::from(borrow));
-        *limb = diff;
-        borrow = b1 || b2;
     }
 }
 
