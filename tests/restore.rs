@@ -9,6 +9,17 @@
 //! little-endian doubles), framed as Redis frames a DUMP: the module type
 //! byte, the module id, the fields, an end marker, the RDB version and a
 //! CRC-64.
+//!
+//! A seeded generator then builds thousands of payloads of both encoding
+//! versions from that structure: valid series, which must load into
+//! exactly the series planned; series with faults the README says are
+//! refused (counts past the window or the ids, values that are not
+//! finite, chunks missing, extra, empty, ragged or running past the
+//! count, unknown versions, fields of the wrong kind, bad LZF strings),
+//! which must be refused; and payloads with bytes flipped or cut, which
+//! may go either way but must leave a consistent key if they load. The
+//! encoding stores no position inside the window (the ring is rebuilt in
+//! order on load), so there is no position to push outside the buffer.
 
 mod common;
 
@@ -58,12 +69,18 @@ impl Frame {
 
     /// A DUMP payload holding `fields`, for encoding version `encoding`.
     fn payload(&self, encoding: u64, fields: &[u8]) -> Vec<u8> {
+        self.seal(self.unsealed(encoding, fields))
+    }
+
+    /// The payload before its RDB version and CRC: the type byte, the
+    /// module id, `fields` and the end marker.
+    fn unsealed(&self, encoding: u64, fields: &[u8]) -> Vec<u8> {
         let module_id = (self.module_id & !1023) | encoding;
         let mut payload = vec![MODULE_TYPE, 0x81];
         payload.extend_from_slice(&module_id.to_be_bytes());
         payload.extend_from_slice(fields);
         payload.push(OPCODE_EOF);
-        self.seal(payload)
+        payload
     }
 
     /// Appends the RDB version and the CRC-64 to `payload`.
@@ -295,26 +312,26 @@ fn mutated_payloads_are_refused_or_make_consistent_keys() -> TestResult {
 }
 
 /// RESTOREs `payload` into `fuzz`: an error leaves no key, success must
-/// leave a consistent one.
+/// leave a consistent one. Returns whether the payload was accepted.
 fn restore_is_safe(
     conn: &mut RawConn,
     frame: &Frame,
     payload: &[u8],
     what: &str,
-) -> TestResult {
+) -> TestResult<bool> {
     let reply = restore(conn, "fuzz", payload)
         .context(format!("RESTORE of {what} (did the server die?)"))?;
     match reply {
         Reply::Error(_) => {
             assert_eq!(conn.ok(&["EXISTS", "fuzz"])?, Reply::Int(0), "{what}");
-            Ok(())
+            Ok(false)
         }
         _ => {
             if conn.ok(&["TYPE", "fuzz"])? == frame.type_name {
                 is_consistent(conn, "fuzz").context(what)?;
             }
             conn.ok(&["DEL", "fuzz"])?;
-            Ok(())
+            Ok(true)
         }
     }
 }
@@ -405,4 +422,682 @@ fn accepted_payloads_at_the_limits_survive_an_aof_rewrite() -> TestResult {
 /// Snapshots of `keys`.
 fn snapshots(conn: &mut RawConn, keys: &[&str]) -> TestResult<Vec<Snapshot>> {
     keys.iter().map(|key| snapshot(conn, key)).collect()
+}
+
+// The generator: thousands of payloads with a valid CRC, built from the
+// encoding's structure, most of them wrong in a known way.
+
+/// How many payloads one run generates; each is sent twice, with
+/// `sanitize-dump-payload` on and off.
+const FUZZ_PAYLOADS: usize = 3_000;
+
+/// How many of them the warm-up pass sends before `used_memory` is read.
+const WARM_UP_PAYLOADS: usize = 300;
+
+/// How far `used_memory` after `FLUSHALL` may drift from its level after
+/// the warm-up.
+const MEMORY_TOLERANCE: i64 = 64 * 1024;
+
+/// The generator's seed: `MAVG_FUZZ_SEED`, else a fixed one, so that a
+/// run is the same every time unless asked otherwise.
+fn fuzz_seed() -> u64 {
+    let seed = std::env::var("MAVG_FUZZ_SEED").ok();
+    seed.and_then(|s| s.parse().ok()).unwrap_or(0x6d61_7667)
+}
+
+/// SplitMix64: a small seeded generator, enough to choose payloads.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number from 0 to `n - 1`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True once in `n` times.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+
+    /// One of `items`.
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A finite double: small integers, decimals, subnormals, the ends
+    /// of the range, or any finite bit pattern.
+    fn value(&mut self) -> f64 {
+        let sign = if self.one_in(2) { -1.0 } else { 1.0 };
+        match self.below(6) {
+            0 => self.below(201) as f64 - 100.0,
+            1 => sign * self.below(2_000_000) as f64 / 1000.0,
+            2 => sign * f64::from_bits(self.below(1 << 52)),
+            3 => self.pick(&[
+                0.0,
+                -0.0,
+                f64::MAX,
+                f64::MIN,
+                f64::MIN_POSITIVE,
+                5e-324,
+                1e308,
+                1e16,
+                0.1,
+            ]),
+            _ => loop {
+                let value = f64::from_bits(self.next());
+                if value.is_finite() {
+                    break value;
+                }
+            },
+        }
+    }
+}
+
+/// A series to encode, field by field as it will be written, values
+/// split into chunks as they will be written.
+#[derive(Clone)]
+struct Plan {
+    /// The encoding version the fields are laid out in.
+    encoding: u64,
+    /// The encoding version the module id names.
+    declared: u64,
+    window: u64,
+    tag: u64,
+    next_seq: u64,
+    copies: u64,
+    len: u64,
+    chunks: Vec<Vec<f64>>,
+}
+
+impl Plan {
+    /// A series the README says must load.
+    fn valid(rng: &mut Rng) -> Plan {
+        let window = match rng.below(4) {
+            0 => rng.pick(&[1, 2, 3, 5, 64, 100, 1000]),
+            1 => 1_000_000_000,
+            _ => 1 + rng.below(400),
+        };
+        let most = match rng.below(10) {
+            0 => 300,
+            1..=3 => 3,
+            _ => 64,
+        };
+        let len = match rng.below(5) {
+            0 => window.min(most),
+            _ => rng.below(most + 1).min(window),
+        };
+        // Every id used is a state only a key holding values reaches:
+        // `MAVG.CREATE`'s `SEQ` stops one short.
+        let spare = SEQ_MAX + u64::from(len > 0) - len;
+        let next_seq = len
+            + match rng.below(4) {
+                0 => 0,
+                1 => spare,
+                _ => rng.below(1000),
+            };
+        let values: Vec<f64> = (0..len).map(|_| rng.value()).collect();
+        let (any_tag, any_count) = (rng.next(), rng.next());
+        let encoding = rng.pick(&[1, 2]);
+        Plan {
+            encoding,
+            declared: encoding,
+            window,
+            tag: rng.pick(&[0, u64::MAX, any_tag]),
+            next_seq,
+            copies: rng.pick(&[0, 1, u64::MAX, any_count]),
+            len,
+            chunks: split(rng, &values),
+        }
+    }
+
+    /// The plan in words, for messages: the counts and the chunk sizes.
+    fn describe(&self) -> String {
+        let sizes: Vec<usize> = self.chunks.iter().map(Vec::len).collect();
+        format!(
+            "encoding {} as {}, window {}, tag {:#x}, next {}, copies {}, \
+             len {}, chunks of {sizes:?}",
+            self.encoding,
+            self.declared,
+            self.window,
+            self.tag,
+            self.next_seq,
+            self.copies,
+            self.len,
+        )
+    }
+
+    /// Whether the README's rules let this plan load: a known encoding
+    /// version, the one the fields are laid out in; the window in range;
+    /// no more values than the window holds or ids were given; every id
+    /// within 58 bits, the next one too unless values are held; every
+    /// value finite, in chunks that hold exactly the count.
+    fn loads(&self) -> bool {
+        let values = self.values();
+        (1..=2).contains(&self.declared)
+            && self.declared == self.encoding
+            && (1..=1_000_000_000).contains(&self.window)
+            && self.len <= self.window
+            && self.len <= self.next_seq
+            && self.next_seq <= SEQ_MAX + 1
+            && self.next_seq - self.len <= SEQ_MAX
+            && values.len() as u64 == self.len
+            && values.iter().all(|v| v.is_finite())
+            && self.chunks.iter().all(|c| !c.is_empty())
+    }
+
+    /// The values of every chunk, in order.
+    fn values(&self) -> Vec<f64> {
+        self.chunks.concat()
+    }
+
+    /// The counts as written: window, id tag, next sequence number, the
+    /// number of copies (from encoding version 2 on) and the length.
+    fn counts(&self) -> Vec<Vec<u8>> {
+        let mut counts = vec![self.window, self.tag, self.next_seq];
+        if self.encoding != 1 {
+            counts.push(self.copies);
+        }
+        counts.push(self.len);
+        counts.into_iter().map(uint).collect()
+    }
+}
+
+/// `values` cut into chunks of random sizes, at least one value each.
+fn split(rng: &mut Rng, values: &[f64]) -> Vec<Vec<f64>> {
+    let mut chunks = Vec::new();
+    let mut rest = values;
+    while !rest.is_empty() {
+        let size = match rng.below(3) {
+            0 => rest.len(),
+            _ => 1 + rng.below(rest.len() as u64) as usize,
+        };
+        let (head, tail) = rest.split_at(size);
+        chunks.push(head.to_vec());
+        rest = tail;
+    }
+    chunks
+}
+
+/// What a payload must get.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Verdict {
+    /// Loaded, into exactly the planned series.
+    Accepted,
+    /// `ERR Bad data format`, and no key.
+    Refused,
+    /// Either, and a consistent key if loaded (a fault that may by chance
+    /// leave a well-formed payload: a flipped byte, a cut that leaves
+    /// the reader in the RDB version and CRC that follow).
+    Either,
+}
+
+impl Verdict {
+    /// The verdict of a payload with faults of both verdicts.
+    fn and(self, other: Verdict) -> Verdict {
+        use Verdict::*;
+        match (self, other) {
+            (Either, _) | (_, Either) => Either,
+            (Refused, _) | (_, Refused) => Refused,
+            _ => Accepted,
+        }
+    }
+}
+
+/// A fault in the counts, the values or the chunks of a plan; `None`
+/// when it does not apply (no values to spoil).
+fn spoil_plan(rng: &mut Rng, plan: &mut Plan) -> Option<&'static str> {
+    let billion = 1_000_000_000;
+    let len = plan.len;
+    let chunked = !plan.chunks.is_empty();
+    let fault = match rng.below(12) {
+        0 if plan.window < u64::from(u32::MAX) => {
+            plan.len = plan.window + 1 + rng.below(3);
+            plan.next_seq = plan.next_seq.max(plan.len);
+            "more values than the window"
+        }
+        1 if len > 0 => {
+            plan.next_seq = rng.below(len);
+            "fewer ids than values"
+        }
+        2 => {
+            plan.next_seq = rng.pick(&[SEQ_MAX + 2, 1 << 63, u64::MAX]);
+            "next id beyond 2^58"
+        }
+        3 => {
+            plan.window = rng.pick(&[0, billion + 1, 1 << 32, u64::MAX]);
+            "window out of range"
+        }
+        4 => {
+            plan.window = billion;
+            plan.len = rng.pick(&[billion, 1 << 20, len + 1]);
+            plan.next_seq = plan.len + rng.below(10);
+            "a count the chunks do not hold"
+        }
+        5 if len > 0 => {
+            plan.len -= 1 + rng.below(len);
+            "a count short of the chunks"
+        }
+        6 if chunked => {
+            let chunk = rng.below(plan.chunks.len() as u64) as usize;
+            let at = rng.below(plan.chunks[chunk].len() as u64) as usize;
+            plan.chunks[chunk][at] = f64::from_bits(rng.pick(&NON_FINITE));
+            "a value that is not finite"
+        }
+        7 if chunked => {
+            plan.chunks.pop();
+            "a chunk missing"
+        }
+        8 => {
+            let extra = (0..1 + rng.below(3)).map(|_| rng.value());
+            plan.chunks.push(extra.collect());
+            "a chunk too many"
+        }
+        9 if chunked => {
+            let last = plan.chunks.last_mut().expect("a chunk");
+            last.extend((0..1 + rng.below(3)).map(|_| rng.value()));
+            "a chunk running past the count"
+        }
+        10 => {
+            plan.declared = rng.pick(&[0, 3, 4, 7, 511, 1023]);
+            "an unknown encoding version"
+        }
+        11 => {
+            plan.declared = 3 - plan.encoding;
+            "the other encoding version's layout"
+        }
+        _ => return None,
+    };
+    Some(fault)
+}
+
+/// Values the README says no payload may carry, as bits: NaNs (quiet,
+/// negative, signalling, with a payload) and the infinities.
+const NON_FINITE: [u64; 6] = [
+    0x7ff8_0000_0000_0000,
+    0xfff8_0000_0000_0000,
+    0x7ff0_0000_0000_0001,
+    0xfff4_0000_dead_beef,
+    0x7ff0_0000_0000_0000,
+    0xfff0_0000_0000_0000,
+];
+
+/// The fields of a plan on their way to bytes: the counts, then each
+/// chunk as the whole field (opcode, length, bytes) it will be written.
+struct Draft {
+    counts: Vec<Vec<u8>>,
+    chunks: Vec<Vec<u8>>,
+}
+
+impl Draft {
+    fn of(plan: &Plan) -> Draft {
+        Draft {
+            counts: plan.counts(),
+            chunks: plan.chunks.iter().map(|c| chunk(c)).collect(),
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        [self.counts.concat(), self.chunks.concat()].concat()
+    }
+}
+
+/// A fault in how the fields are written, with the verdict it leads to;
+/// `None` when it does not apply.
+fn spoil_fields(
+    rng: &mut Rng,
+    plan: &Plan,
+    draft: &mut Draft,
+) -> Option<(&'static str, Verdict)> {
+    let chunks = plan.chunks.len() as u64;
+    let which = if chunks > 0 {
+        rng.below(chunks) as usize
+    } else {
+        0
+    };
+    let bytes = |i: usize| -> Vec<u8> {
+        plan.chunks[i]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    };
+    let fault = match rng.below(8) {
+        0 if chunks > 0 => {
+            let mut ragged = bytes(which);
+            match rng.below(2) {
+                0 => ragged.truncate(ragged.len() - 1 - rng.below(7) as usize),
+                _ => ragged.extend((0..1 + rng.below(7)).map(|_| 0x3f)),
+            }
+            draft.chunks[which] = string(&ragged);
+            ("a chunk of part of a double", Verdict::Refused)
+        }
+        1 => {
+            let at = rng.below(chunks + 1) as usize;
+            draft.chunks.insert(at, string(&[]));
+            ("an empty chunk", Verdict::Refused)
+        }
+        2 => {
+            let fields = draft.counts.iter_mut().chain(&mut draft.chunks);
+            let fields: Vec<&mut Vec<u8>> = fields.collect();
+            let field = fields.into_iter().nth(rng.below(10) as usize);
+            let field = field?;
+            let others: Vec<u8> =
+                (1..=5).filter(|op| *op != field[0]).collect();
+            field[0] = rng.pick(&others);
+            ("a field of the wrong kind", Verdict::Refused)
+        }
+        3 if chunks > 0 => {
+            let raw = bytes(which);
+            draft.chunks[which] = lzf(&raw, raw.len() as u64, false);
+            ("an LZF-compressed chunk", Verdict::Accepted)
+        }
+        4 if chunks > 0 => {
+            let raw = bytes(which);
+            let claimed = match rng.below(4) {
+                0 => raw.len() as u64 + 1 + rng.below(8),
+                1 => raw.len() as u64 - 1 - rng.below(raw.len() as u64),
+                2 if rng.one_in(10) => 1 << 31,
+                _ => raw.len() as u64,
+            };
+            let backwards = claimed == raw.len() as u64;
+            draft.chunks[which] = lzf(&raw, claimed, backwards);
+            ("a bad LZF-compressed chunk", Verdict::Refused)
+        }
+        5 if chunks > 0 => {
+            let encoded =
+                match rng.below(3) {
+                    0 => vec![0xc0, rng.next() as u8],
+                    1 => [&[0xc1][..], &(rng.next() as u16).to_le_bytes()]
+                        .concat(),
+                    _ => [&[0xc2][..], &(rng.next() as u32).to_le_bytes()]
+                        .concat(),
+                };
+            draft.chunks[which] = [vec![OPCODE_STRING], encoded].concat();
+            ("a chunk written as an integer", Verdict::Either)
+        }
+        6 if chunks > 0 => {
+            let claim = match rng.below(2) {
+                0 => [&[0x80][..], &(1u32 << 31).to_be_bytes()].concat(),
+                _ => [&[0x81][..], &(1u64 << 40).to_be_bytes()].concat(),
+            };
+            let raw = bytes(which);
+            draft.chunks[which] = [vec![OPCODE_STRING], claim, raw].concat();
+            ("a chunk claiming gigabytes", Verdict::Refused)
+        }
+        _ => return None,
+    };
+    Some(fault)
+}
+
+/// An RDB string field holding `bytes` compressed with LZF, as literal
+/// runs of at most 32 bytes (each after a byte giving its length less
+/// one), claiming `claimed` bytes once uncompressed; `backwards` starts
+/// it with a back reference to before the start.
+fn lzf(bytes: &[u8], claimed: u64, backwards: bool) -> Vec<u8> {
+    let mut compressed = Vec::new();
+    if backwards {
+        compressed.extend([0x20, 0x05]);
+    }
+    for run in bytes.chunks(32) {
+        compressed.push(run.len() as u8 - 1);
+        compressed.extend_from_slice(run);
+    }
+    [
+        vec![OPCODE_STRING, 0xc3],
+        rdb_len(compressed.len() as u64),
+        rdb_len(claimed),
+        compressed,
+    ]
+    .concat()
+}
+
+/// A fault in the framed bytes (before the RDB version and CRC), with
+/// the verdict it leads to.
+fn spoil_bytes(
+    rng: &mut Rng,
+    unsealed: &mut Vec<u8>,
+) -> (&'static str, Verdict) {
+    let len = unsealed.len() as u64;
+    match rng.below(5) {
+        0 => {
+            unsealed.truncate(1 + rng.below(len - 1) as usize);
+            ("cut short", Verdict::Either)
+        }
+        1 => {
+            unsealed.pop();
+            ("no end marker", Verdict::Either)
+        }
+        2 => {
+            *unsealed.last_mut().expect("an end marker") =
+                1 + rng.below(0x3f) as u8;
+            ("a wrong end marker", Verdict::Refused)
+        }
+        3 => {
+            unsealed.extend((0..1 + rng.below(16)).map(|_| rng.next() as u8));
+            ("bytes after the end marker", Verdict::Either)
+        }
+        _ => {
+            for _ in 0..1 + rng.below(4) {
+                let at = 2 + rng.below(len - 2) as usize;
+                unsealed[at] ^= 1 + rng.below(255) as u8;
+            }
+            ("flipped bytes", Verdict::Either)
+        }
+    }
+}
+
+/// One generated payload: what it must get, the plan it came from (the
+/// series to compare with when it must load), and what was done to it.
+struct Fuzzed {
+    verdict: Verdict,
+    plan: Plan,
+    faults: Vec<&'static str>,
+    payload: Vec<u8>,
+}
+
+/// Generates payload number `i` of a run: a valid one, one with faults
+/// of known verdicts, or one with bytes flipped at random.
+fn generate(rng: &mut Rng, frame: &Frame) -> Fuzzed {
+    let mut plan = Plan::valid(rng);
+    let mut verdict = Verdict::Accepted;
+    let mut faults = Vec::new();
+    let kind = rng.below(100);
+
+    if (15..55).contains(&kind) {
+        for _ in 0..1 + rng.below(2) {
+            faults.extend(spoil_plan(rng, &mut plan));
+        }
+        if !plan.loads() {
+            verdict = Verdict::Refused;
+        }
+    }
+    let mut draft = Draft::of(&plan);
+    if (8..15).contains(&kind) || (55..75).contains(&kind) {
+        if let Some((fault, outcome)) = spoil_fields(rng, &plan, &mut draft) {
+            faults.push(fault);
+            verdict = verdict.and(outcome);
+        }
+    }
+    let mut unsealed = frame.unsealed(plan.declared, &draft.bytes());
+    if kind >= 75 {
+        let (fault, outcome) = spoil_bytes(rng, &mut unsealed);
+        faults.push(fault);
+        verdict = verdict.and(outcome);
+    }
+    Fuzzed {
+        verdict,
+        plan,
+        faults,
+        payload: frame.seal(unsealed),
+    }
+}
+
+/// What the fuzz run saw.
+#[derive(Default)]
+struct Tally {
+    tried: usize,
+    refused: usize,
+    accepted: usize,
+}
+
+/// RESTOREs `fuzzed`, checks the verdict, and counts it; returns whether
+/// it was accepted.
+fn restore_fuzzed(
+    conn: &mut RawConn,
+    frame: &Frame,
+    fuzzed: &Fuzzed,
+    what: &str,
+    tally: &mut Tally,
+) -> TestResult<bool> {
+    let plan = fuzzed.plan.describe();
+    let what = format!("{what}: {:?}, {plan}", fuzzed.faults);
+    tally.tried += 1;
+    let accepted = match fuzzed.verdict {
+        Verdict::Either => {
+            restore_is_safe(conn, frame, &fuzzed.payload, &what)?
+        }
+        Verdict::Refused => {
+            let reply = restore(conn, "fuzz", &fuzzed.payload)?;
+            let refused = Reply::Error("ERR Bad data format".into());
+            if reply != refused
+                || conn.ok(&["EXISTS", "fuzz"])? != Reply::Int(0)
+            {
+                return fail(format!("{what} replied {reply:?}"));
+            }
+            false
+        }
+        Verdict::Accepted => {
+            let reply = restore(conn, "fuzz", &fuzzed.payload)?;
+            if reply != Reply::status("OK") {
+                return fail(format!("{what} replied {reply:?}"));
+            }
+            is_the_plan(conn, "fuzz", &fuzzed.plan).context(&what)?;
+            conn.ok(&["DEL", "fuzz"])?;
+            true
+        }
+    };
+    if accepted {
+        tally.accepted += 1;
+    } else {
+        tally.refused += 1;
+    }
+    Ok(accepted)
+}
+
+/// Whether `key` holds exactly the series `plan` describes, and keeps
+/// the module's invariants.
+fn is_the_plan(conn: &mut RawConn, key: &str, plan: &Plan) -> TestResult {
+    is_consistent(conn, key)?;
+    let info = info(conn, key)?;
+    let range = texts(&conn.ok(&["MAVG.RANGE", key, "0", "-1"])?)?;
+    let values: Vec<u64> = range
+        .iter()
+        .map(|text| Ok(text.parse::<f64>()?.to_bits()))
+        .collect::<TestResult<_>>()?;
+    let planned: Vec<u64> =
+        plan.values().iter().map(|v| v.to_bits()).collect();
+    let counts = (info.window, info.length, info.added, info.idtag);
+    let expected = (
+        plan.window as i64,
+        plan.len as i64,
+        plan.next_seq as i64,
+        plan.tag,
+    );
+    if counts != expected || values != planned {
+        return fail(format!("{info:?} holding {range:?}"));
+    }
+    Ok(())
+}
+
+/// Sends `payloads`, each once with `sanitize-dump-payload` on and once
+/// with it off (a setting for Redis's own encodings, so a MAVG payload
+/// must fare the same either way), checking after every 100 that the
+/// server answers.
+fn restore_all(
+    server: &mut Server,
+    conn: &mut RawConn,
+    frame: &Frame,
+    payloads: &[Fuzzed],
+    tally: &mut Tally,
+) -> TestResult {
+    let mut passes = Vec::new();
+    for sanitize in ["yes", "no"] {
+        conn.ok(&["CONFIG", "SET", "sanitize-dump-payload", sanitize])?;
+        let mut accepted = Vec::new();
+        for (i, fuzzed) in payloads.iter().enumerate() {
+            let what = format!("payload {i}, sanitize {sanitize}");
+            accepted.push(restore_fuzzed(conn, frame, fuzzed, &what, tally)?);
+            if i % 100 == 99 || i + 1 == payloads.len() {
+                let pong = conn.call(&["PING"]).context(&what)?;
+                assert_eq!(pong, Reply::status("PONG"), "after {what}");
+                assert!(server.is_running(), "log:\n{}", server.log_tail());
+            }
+        }
+        passes.push(accepted);
+    }
+    let differs = (0..payloads.len()).find(|&i| passes[0][i] != passes[1][i]);
+    if let Some(i) = differs {
+        return fail(format!("payload {i} fares differently by sanitizing"));
+    }
+    Ok(())
+}
+
+/// `used_memory` once the database is flushed.
+fn memory_when_empty(conn: &mut RawConn) -> TestResult<i64> {
+    conn.ok(&["FLUSHALL", "SYNC"])?;
+    common::server::info_int(conn, "memory", "used_memory")
+}
+
+#[test]
+fn generated_payloads_are_refused_or_load_whole() -> TestResult {
+    let mut server = Server::start()?;
+    let mut conn = server.connect()?;
+    let frame = Frame::read(&mut conn)?;
+    let seed = fuzz_seed();
+    let mut rng = Rng(seed);
+    let payloads: Vec<Fuzzed> = (0..FUZZ_PAYLOADS)
+        .map(|_| generate(&mut rng, &frame))
+        .collect();
+
+    let mut warm_up = Tally::default();
+    let first = &payloads[..WARM_UP_PAYLOADS];
+    restore_all(&mut server, &mut conn, &frame, first, &mut warm_up)?;
+    let before = memory_when_empty(&mut conn)?;
+    let mut tally = Tally::default();
+    restore_all(&mut server, &mut conn, &frame, &payloads, &mut tally)?;
+    let after = memory_when_empty(&mut conn)?;
+
+    let verdicts = |v| payloads.iter().filter(|p| p.verdict == v).count();
+    let mut faults = std::collections::BTreeMap::new();
+    for fault in payloads.iter().flat_map(|p| &p.faults) {
+        *faults.entry(*fault).or_insert(0) += 1;
+    }
+    eprintln!("RESTORE fuzz, faults put in: {faults:?}");
+    eprintln!(
+        "RESTORE fuzz, seed {seed}: {} payloads ({} valid, {} invalid, \
+         {} either), {} RESTOREs: {} refused, {} accepted; used_memory \
+         {before} -> {after}",
+        payloads.len(),
+        verdicts(Verdict::Accepted),
+        verdicts(Verdict::Refused),
+        verdicts(Verdict::Either),
+        tally.tried,
+        tally.refused,
+        tally.accepted,
+    );
+    assert!(
+        (after - before).abs() <= MEMORY_TOLERANCE,
+        "used_memory went from {before} to {after} over the run"
+    );
+    assert!(server.is_running(), "log:\n{}", server.log_tail());
+    let warned = server.log().contains("mavg-type: refused a value");
+    assert!(warned, "the log has no warning of a refused payload");
+    Ok(())
 }
