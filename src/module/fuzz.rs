@@ -1003,8 +1003,8 @@ fn check_valid_encoding(rng: &mut Rng) {
     check_series(&decoded);
 }
 
-/// `items` with one to three items dropped, repeated, swapped,
-/// inserted, cut, or with a bit flipped.
+/// `items` with one to three items dropped, repeated, swapped or
+/// inserted, the list or a buffer cut short, or a bit flipped.
 fn mutated_items(rng: &mut Rng, mut items: VecDeque<Item>) -> VecDeque<Item> {
     for _ in 0..=rng.below(3) {
         if items.is_empty() {
@@ -1012,12 +1012,13 @@ fn mutated_items(rng: &mut Rng, mut items: VecDeque<Item>) -> VecDeque<Item> {
             continue;
         }
         let at = rng.index(items.len());
-        match rng.below(6) {
+        match rng.below(7) {
             0 => drop(items.remove(at)),
             1 => items.insert(at, items[at].clone()),
             2 => items.swap(at, rng.index(items.len())),
             3 => items.insert(at, random_item(rng)),
             4 => items.truncate(at),
+            5 => cut_buffer(rng, &mut items[at]),
             _ => flip_bit(rng, &mut items[at]),
         }
     }
@@ -1033,6 +1034,14 @@ fn flip_bit(rng: &mut Rng, item: &mut Item) {
             let at = rng.index(bytes.len());
             bytes[at] ^= 1 << rng.below(8);
         }
+    }
+}
+
+/// Cuts a buffer short by one byte or more.
+fn cut_buffer(rng: &mut Rng, item: &mut Item) {
+    if let Item::Buffer(bytes) = item {
+        let len = bytes.len();
+        bytes.truncate(len.saturating_sub(1 + rng.index(len.max(1))));
     }
 }
 
@@ -1289,4 +1298,76 @@ fn check_ring(ring: &ExactMovingAverage, model: &VecDeque<f64>) {
     let average = ring.average().map(f64::to_bits);
     assert_eq!(average, fresh.map(f64::to_bits), "average of {model:?}");
     assert!(ring.heap_bytes() <= ring.window() * 8 + LIMB_BYTES);
+}
+
+// ---------------------------------------------------------------------
+// The references on the README's own examples.
+// ---------------------------------------------------------------------
+
+/// The references this file checks the module against give the answers
+/// the README gives: a wrong reference would hide a wrong module.
+#[test]
+fn references_follow_the_readme() {
+    for (text, spelling) in [
+        ("-12", Spelling::Decimal),
+        (".5", Spelling::Decimal),
+        ("2.5E+10", Spelling::Decimal),
+        ("1e400", Spelling::Decimal),
+        ("-inf", Spelling::NonFinite),
+        ("Infinity", Spelling::NonFinite),
+        ("0x10", Spelling::Other),
+        (" 1", Spelling::Other),
+        ("", Spelling::Other),
+        ("1e", Spelling::Other),
+        (".", Spelling::Other),
+    ] {
+        assert_eq!(readme_spelling(text.as_bytes()), spelling, "{text}");
+    }
+    assert_eq!(reference_value(b"1e400"), Err(Error::NonFinite));
+
+    for (text, integer) in [
+        ("0", Some(0)),
+        ("-9223372036854775808", Some(i64::MIN)),
+        ("9223372036854775808", None),
+        ("+1", None),
+        ("007", None),
+        ("-0", None),
+    ] {
+        assert_eq!(reference_integer(text.as_bytes()), integer, "{text}");
+    }
+
+    let id = "01234567-89ab-8cde-bc00-000000000002";
+    let expected = Ref::Id(element_id(0x0123_4567_89ab_cdef, 2));
+    assert_eq!(reference_ref(id.as_bytes()), Ok(expected));
+    let upper = id.to_uppercase();
+    assert_eq!(reference_ref(upper.as_bytes()), Ok(expected));
+    let simple = id.replace('-', "");
+    assert_eq!(reference_ref(simple.as_bytes()), Err(Error::BadRef));
+    assert_eq!(reference_tag(b"00000000000000fF"), Some(255));
+}
+
+/// The reference decoder reads what the README says version 2 holds,
+/// and refuses what it says is refused.
+#[test]
+fn reference_decoder_follows_the_readme() {
+    let header = |fields: &[u64]| -> VecDeque<Item> {
+        fields.iter().copied().map(Item::Unsigned).collect()
+    };
+    let mut items = header(&[3, 9, 5, 1, 2]);
+    items.push_back(Item::Buffer(doubles_bytes(&[1.5, -0.0])));
+    let expected = Snapshot {
+        window: 3,
+        tag: 9,
+        next_seq: 5,
+        copies: 1,
+        values: vec![1.5f64.to_bits(), (-0.0f64).to_bits()],
+    };
+    assert_eq!(reference_decode(&items, 2), Some(expected));
+
+    items[4] = Item::Unsigned(1);
+    assert_eq!(reference_decode(&items, 2), None, "past the count");
+    for refused in [[0, 1, 0, 0, 0], [3, 1, 1, 0, 2], [3, 1, 5, 0, 4]] {
+        assert_eq!(reference_decode(&header(&refused), 2), None);
+    }
+    assert_eq!(reference_decode(&header(&[1, 1, 0, 0, 0]), 3), None);
 }
