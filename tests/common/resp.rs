@@ -234,6 +234,28 @@ impl RawConn {
         }
     }
 
+    /// Reads an array reply one element at a time, handing each to
+    /// `visit` and keeping none: for replies of millions of elements.
+    /// Returns the array's length; an error reply fails with its text.
+    pub fn read_array_with(
+        &mut self,
+        mut visit: impl FnMut(Reply) -> TestResult,
+    ) -> TestResult<usize> {
+        let line = self.read_line()?;
+        let (kind, rest) = line.split_at(1);
+        match kind {
+            "*" => {
+                let len: usize = rest.parse().context("array length")?;
+                for _ in 0..len {
+                    visit(self.read_reply()?)?;
+                }
+                Ok(len)
+            }
+            "-" => fail(format!("error reply -{rest}")),
+            _ => fail(format!("not an array: {line:?}")),
+        }
+    }
+
     fn read_line(&mut self) -> TestResult<String> {
         let mut line = String::new();
         self.reader
