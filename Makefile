@@ -2,7 +2,7 @@
 
 MODULE := target/release/libredis_mavg.so
 
-.PHONY: deps build run test lint demo cluster clean
+.PHONY: deps build run test lint demo cluster clean fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -30,3 +30,8 @@ cluster: build
 
 clean:
 	cargo clean
+
+# Each fuzz target of src/module/fuzz.rs for 60 seconds; no server runs,
+# but the build needs libclang. MAVG_FUZZ_SEED=<seed> replays a run.
+fuzz: deps
+	MAVG_FUZZ_SECONDS=60 cargo test --release --lib fuzz -- --nocapture
