@@ -1,6 +1,8 @@
 # The project's commands. See README.md.
 
 MODULE := target/release/libredis_mavg.so
+# The module built with the panic-probe feature, for tests/panic.rs only.
+PANIC_MODULE := target/panic-probe/release/libredis_mavg.so
 
 .PHONY: deps build run test lint demo cluster clean fuzz
 
@@ -14,7 +16,9 @@ run: build
 	redis-server redis.conf
 
 test: build
-	MAVG_MODULE=$(abspath $(MODULE)) cargo test --release
+	cargo build --release --features panic-probe --target-dir target/panic-probe
+	MAVG_MODULE=$(abspath $(MODULE)) \
+	MAVG_PANIC_MODULE=$(abspath $(PANIC_MODULE)) cargo test --release
 
 lint:
 	cargo fmt --all -- --check
