@@ -14,7 +14,8 @@
 //!   it tried last; the same seed replays the same inputs.
 //!
 //! Every assertion names the input that broke it. A bug found becomes a
-//! regression test at the end of the file, named after its input.
+//! regression test in this file, named after its input. Two plain tests
+//! at the end check the references themselves on the README's examples.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
