@@ -4,7 +4,7 @@ MODULE := target/release/libredis_mavg.so
 # The module built with the panic-probe feature, for tests/panic.rs only.
 PANIC_MODULE := target/panic-probe/release/libredis_mavg.so
 
-.PHONY: deps build run test lint demo cluster clean fuzz
+.PHONY: deps build run test lint demo docs cluster clean fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,10 @@ test: build
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+
+docs: deps
+	cargo doc --no-deps
+	@echo "the interface: target/doc/redis_mavg/trait.MovingAverage.html"
 
 demo: build
 	scripts/demo.sh
