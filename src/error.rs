@@ -15,8 +15,10 @@ pub enum Error {
     NotAFloat,
     /// An integer argument is not an integer in the range of `i64`.
     NotAnInteger,
-    /// A window is not an integer from 1 to [`crate::MAX_WINDOW`].
-    WindowOutOfRange,
+    /// A window is not an integer from 1 to the largest window allowed,
+    /// which it holds: [`crate::MAX_WINDOW`] in the library, or less in
+    /// the module when configured so.
+    WindowOutOfRange(usize),
     /// Storage for more values could not be allocated.
     OutOfMemory,
     /// `WINDOW` names a window other than the existing key's.
@@ -51,8 +53,8 @@ impl fmt::Display for Error {
             Error::NonFinite => "value is not a finite number",
             Error::NotAFloat => "value is not a valid float",
             Error::NotAnInteger => "value is not an integer or out of range",
-            Error::WindowOutOfRange => {
-                "window must be an integer from 1 to 1000000000"
+            Error::WindowOutOfRange(max) => {
+                return write!(f, "window must be an integer from 1 to {max}");
             }
             Error::OutOfMemory => "out of memory",
             Error::WindowMismatch => "key exists with a different window",

@@ -59,12 +59,12 @@ impl ExactMovingAverage {
     /// assert!(ExactMovingAverage::new(MAX_WINDOW).is_ok());
     /// assert_eq!(
     ///     ExactMovingAverage::new(0).unwrap_err(),
-    ///     Error::WindowOutOfRange,
+    ///     Error::WindowOutOfRange(MAX_WINDOW),
     /// );
     /// ```
     pub fn new(window: usize) -> Result<ExactMovingAverage, Error> {
         if !(1..=MAX_WINDOW).contains(&window) {
-            return Err(Error::WindowOutOfRange);
+            return Err(Error::WindowOutOfRange(MAX_WINDOW));
         }
         Ok(ExactMovingAverage {
             values: Vec::new(),

@@ -226,12 +226,12 @@ fn no_drift_after_a_million_adds() {
 fn window_bounds() {
     assert_eq!(
         ExactMovingAverage::new(0).unwrap_err(),
-        Error::WindowOutOfRange
+        Error::WindowOutOfRange(redis_mavg::MAX_WINDOW)
     );
     let too_big = redis_mavg::MAX_WINDOW + 1;
     assert_eq!(
         ExactMovingAverage::new(too_big).unwrap_err(),
-        Error::WindowOutOfRange
+        Error::WindowOutOfRange(redis_mavg::MAX_WINDOW)
     );
     let huge = ExactMovingAverage::new(redis_mavg::MAX_WINDOW);
     assert_eq!(huge.expect("valid window").heap_bytes(), 0);

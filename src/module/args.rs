@@ -72,13 +72,14 @@ pub(crate) fn parse_integer(arg: &[u8]) -> Result<i64, Error> {
         .ok_or(Error::NotAnInteger)
 }
 
-/// A window: an integer from 1 to [`MAX_WINDOW`].
-pub(crate) fn parse_window(arg: &[u8]) -> Result<usize, Error> {
+/// A window: an integer from 1 to `max`, itself at most [`MAX_WINDOW`].
+pub(crate) fn parse_window(arg: &[u8], max: usize) -> Result<usize, Error> {
+    let max = max.min(MAX_WINDOW);
     parse_integer(arg)
         .ok()
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| (1..=MAX_WINDOW).contains(n))
-        .ok_or(Error::WindowOutOfRange)
+        .filter(|n| (1..=max).contains(n))
+        .ok_or(Error::WindowOutOfRange(max))
 }
 
 /// An id tag: exactly 16 hexadecimal digits.
@@ -173,8 +174,8 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert_eq!(parse_window(b"1"), Ok(1));
-        assert_eq!(parse_window(b"1000000000"), Ok(MAX_WINDOW));
+        assert_eq!(parse_window(b"1", MAX_WINDOW), Ok(1));
+        assert_eq!(parse_window(b"1000000000", MAX_WINDOW), Ok(MAX_WINDOW));
         for bad in [
             &b"0"[..],
             b"-1",
@@ -183,13 +184,25 @@ mod tests {
             b"abc",
             b"1.5",
         ] {
-            assert_eq!(parse_window(bad), Err(Error::WindowOutOfRange));
+            let refused = Err(Error::WindowOutOfRange(MAX_WINDOW));
+            assert_eq!(parse_window(bad, MAX_WINDOW), refused);
         }
     }
 
     #[test]
+    fn windows_below_a_configured_maximum() {
+        assert_eq!(parse_window(b"50", 50), Ok(50));
+        let refused = Err(Error::WindowOutOfRange(50));
+        assert_eq!(parse_window(b"51", 50), refused);
+        let text = Error::WindowOutOfRange(50).to_string();
+        assert_eq!(text, "window must be an integer from 1 to 50");
+        let capped = Err(Error::WindowOutOfRange(MAX_WINDOW));
+        assert_eq!(parse_window(b"1000000001", usize::MAX), capped);
+    }
+
+    #[test]
     fn window_error_names_the_maximum() {
-        let text = Error::WindowOutOfRange.to_string();
+        let text = Error::WindowOutOfRange(MAX_WINDOW).to_string();
         assert!(text.ends_with(&MAX_WINDOW.to_string()), "{text}");
         let text = Error::BadSeq.to_string();
         assert!(text.ends_with(&MAX_SEQ.to_string()), "{text}");

@@ -9,13 +9,16 @@ use super::args::{
     is_keyword, parse_count, parse_integer, parse_ref, parse_seq, parse_tag,
     parse_values, parse_window, Ref,
 };
+use super::config::{default_window, window_limit};
 use super::datatype::{read_series, read_series_mut, write_series};
 use super::id::{element_id, random_tag};
+use super::info::{self, Footprint};
 use super::reply::{Protocol, Reply, Stream};
 use super::series::Series;
 use crate::{Error, MovingAverage};
 
-/// The window of a key that `MAVG.ADD` creates without `WINDOW`.
+/// The window of a key that `MAVG.ADD` creates without `WINDOW`, unless
+/// `mavg.default-window` says otherwise.
 pub(crate) const DEFAULT_WINDOW: usize = 100;
 
 /// `MAVG.CREATE key WINDOW n [IDTAG tag] [SEQ next] [COPIES count]`
@@ -26,7 +29,7 @@ pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     if options.len() < 2 {
         return Err(Error::WrongArity("mavg.create"));
     }
-    let spec = CreateOptions::parse(options)?;
+    let spec = CreateOptions::parse(options, window_limit(ctx))?;
 
     let redis_key = ctx.open_key_writable(key);
     if !redis_key.is_empty() {
@@ -51,8 +54,12 @@ struct CreateOptions {
 }
 
 impl CreateOptions {
-    /// Parses `NAME value` pairs, each name once, `WINDOW` required.
-    fn parse(options: &[RedisString]) -> Result<CreateOptions, Error> {
+    /// Parses `NAME value` pairs, each name once, `WINDOW` required and
+    /// at most `max_window`.
+    fn parse(
+        options: &[RedisString],
+        max_window: usize,
+    ) -> Result<CreateOptions, Error> {
         let mut window = None;
         let mut tag = None;
         let mut seq = None;
@@ -62,7 +69,7 @@ impl CreateOptions {
                 return Err(Error::Syntax);
             };
             if is_keyword(name, "WINDOW") && window.is_none() {
-                window = Some(parse_window(value)?);
+                window = Some(parse_window(value, max_window)?);
             } else if is_keyword(name, "IDTAG") && tag.is_none() {
                 tag = Some(parse_tag(value)?);
             } else if is_keyword(name, "SEQ") && seq.is_none() {
@@ -127,12 +134,13 @@ fn replicate_create(
 
 /// `MAVG.ADD key [WINDOW n] value [value ...]`
 pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
-    let request = AddRequest::parse(args)?;
+    let max_window = window_limit(ctx);
+    let request = AddRequest::parse(args, max_window)?;
 
     let redis_key = ctx.open_key_writable(request.key);
     let (tag, first) = match read_series_mut(&redis_key)? {
         Some(series) => add_to_existing(ctx, series, &request)?,
-        None => add_to_new(ctx, &redis_key, &request, args)?,
+        None => add_to_new(ctx, &redis_key, &request, args, max_window)?,
     };
 
     let count = request.values.len();
@@ -151,14 +159,17 @@ struct AddRequest<'a> {
 }
 
 impl<'a> AddRequest<'a> {
-    fn parse(args: &'a [RedisString]) -> Result<AddRequest<'a>, Error> {
+    fn parse(
+        args: &'a [RedisString],
+        max_window: usize,
+    ) -> Result<AddRequest<'a>, Error> {
         let arity = Error::WrongArity("mavg.add");
         let [_, key, rest @ ..] = args else {
             return Err(arity);
         };
         let (window, values) = match rest {
             [option, n, values @ ..] if is_keyword(option, "WINDOW") => {
-                (Some(parse_window(n)?), values)
+                (Some(parse_window(n, max_window)?), values)
             }
             [option] if is_keyword(option, "WINDOW") => return Err(arity),
             _ => (None, rest),
@@ -187,7 +198,9 @@ fn add_to_existing(
         return Err(Error::WindowMismatch);
     }
 
+    let before = Footprint::of(series);
     let first = series.add(&request.values)?;
+    info::recount(before, series);
     announce(ctx, request.key, &["mavg.add"]);
     ctx.replicate_verbatim();
     Ok((series.tag, first))
@@ -195,13 +208,19 @@ fn add_to_existing(
 
 /// Creates the key with the values; returns its tag and the first
 /// sequence number. Replicas get the tag drawn here, then the same add.
+/// Without `WINDOW`, the key gets `mavg.default-window`, which must not
+/// exceed `max_window`.
 fn add_to_new(
     ctx: &Context,
     redis_key: &RedisKeyWritable,
     request: &AddRequest,
     args: &[RedisString],
+    max_window: usize,
 ) -> Result<(u64, u64), Error> {
-    let window = request.window.unwrap_or(DEFAULT_WINDOW);
+    let window = request.window.unwrap_or_else(default_window);
+    if window > max_window {
+        return Err(Error::WindowOutOfRange(max_window));
+    }
     let mut series = Series::new(window, random_tag(), 0)?;
     let first = series.add(&request.values)?;
     let tag = series.tag;

@@ -12,6 +12,7 @@ use redis_module::native_types::RedisType;
 use redis_module::raw;
 
 use super::encoding::{decode, encode, RdbInput, RdbOutput, ENCODING_VERSION};
+use super::info::{self, Footprint};
 use super::series::Series;
 use super::text::format_double;
 use crate::{Error, MovingAverage};
@@ -73,8 +74,11 @@ pub(crate) fn write_series(
     key: &RedisKeyWritable,
     series: Series,
 ) -> Result<(), Error> {
+    let footprint = Footprint::of(&series);
     key.set_value(&MAVG_TYPE, series)
-        .map_err(|_| Error::WrongType)
+        .map_err(|_| Error::WrongType)?;
+    info::count(footprint);
+    Ok(())
 }
 
 /// Runs a type callback, turning a panic into `fallback`.
@@ -110,7 +114,10 @@ unsafe extern "C" fn rdb_load(
         decode(&mut RedisIo(rdb), encoding)
     });
     match loaded {
-        Ok(series) => Box::into_raw(Box::new(series)).cast(),
+        Ok(series) => {
+            info::count(Footprint::of(&series));
+            Box::into_raw(Box::new(series)).cast()
+        }
         Err(reason) => {
             let message = format!("mavg-type: refused a value: {reason}");
             log_io_error(rdb, RedisLogLevel::Warning, &message);
@@ -219,7 +226,7 @@ fn emit(
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
     // SAFETY: Redis passes a value of this type.
     let series = unsafe { series_of(value) };
-    std::mem::size_of::<Series>() + series.average.heap_bytes()
+    series.memory()
 }
 
 unsafe extern "C" fn digest(
@@ -260,7 +267,10 @@ unsafe extern "C" fn copy(
     // SAFETY: Redis passes a value of this type.
     let series = unsafe { series_of(value) };
     let copied = guard(None, || series.copy().ok());
-    copied.map_or(ptr::null_mut(), |copy| Box::into_raw(Box::new(copy)).cast())
+    copied.map_or(ptr::null_mut(), |copy| {
+        info::count(Footprint::of(&copy));
+        Box::into_raw(Box::new(copy)).cast()
+    })
 }
 
 /// The work of freeing a value, in pages of memory: Redis frees a value
@@ -275,8 +285,11 @@ unsafe extern "C" fn free_effort(
 }
 
 /// Frees a value; may run in a background thread, so it touches nothing
-/// of Redis but its allocator, which is thread-safe.
+/// of Redis but its allocator, which is thread-safe, and the atomic
+/// totals of `INFO`.
 unsafe extern "C" fn free(value: *mut c_void) {
     // SAFETY: Redis passes a value of this type, made by `Box::new`, once.
-    drop(unsafe { Box::from_raw(value.cast::<Series>()) });
+    let series = unsafe { Box::from_raw(value.cast::<Series>()) };
+    info::uncount(&series);
+    drop(series);
 }

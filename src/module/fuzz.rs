@@ -630,8 +630,9 @@ fn check_integer_parsers(arg: &[u8]) {
     let expected = integer.ok_or(Error::NotAnInteger);
     assert_eq!(parse_integer(arg), expected, "parse_integer({shown})");
     let window = within(1, MAX_WINDOW as i128).map(|n| n as usize);
-    let expected = window.ok_or(Error::WindowOutOfRange);
-    assert_eq!(parse_window(arg), expected, "parse_window({shown})");
+    let expected = window.ok_or(Error::WindowOutOfRange(MAX_WINDOW));
+    let parsed = parse_window(arg, MAX_WINDOW);
+    assert_eq!(parsed, expected, "parse_window({shown})");
     let seq = within(0, MAX_SEQ as i128).map(|n| n as u64);
     assert_eq!(parse_seq(arg), seq.ok_or(Error::BadSeq), "seq {shown}");
     let count = within(0, i64::MAX.into()).map(|n| n as u64);

@@ -6,11 +6,14 @@
 mod alloc;
 mod args;
 mod commands;
+mod config;
 mod datatype;
 mod encoding;
 #[cfg(test)]
 mod fuzz;
 mod id;
+mod info;
+mod metadata;
 mod reply;
 mod series;
 mod text;
@@ -32,7 +35,9 @@ macro_rules! command {
     };
 }
 
-/// Sets the module's options and logs its version, once, at load.
+/// Sets the module's options, registers what the server supports of
+/// command docs, configs and the `INFO` section, and logs its version,
+/// once, at load.
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // Keys are signalled as modified by the commands themselves, and only
     // when they succeed: a refused write must not fire WATCH or client
@@ -52,10 +57,21 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         let text = format!("mavg: caught a panic: {panic}");
         log_warning(text.replace('%', "%%"));
     }));
+    if let Err(reason) = config::register(ctx) {
+        ctx.log_warning(&reason);
+        return Status::Err;
+    }
+    let docs = metadata::register(ctx);
+    let info = info::register(ctx);
+    let on = |enabled: bool| if enabled { "on" } else { "off" };
     ctx.log_notice(&format!(
-        "redis-mavg {} loaded: type mavg-type, encoding version {}",
+        "redis-mavg {} loaded: type mavg-type, encoding version {}, \
+         command docs {}, configs {}, INFO section {}",
         env!("CARGO_PKG_VERSION"),
         ENCODING_VERSION,
+        on(docs),
+        on(config::supported()),
+        on(info),
     ));
     Status::Ok
 }

@@ -54,6 +54,12 @@ impl Series {
         Ok(copy)
     }
 
+    /// The bytes this series takes, as `MEMORY USAGE` reports them: the
+    /// header, the value buffer and the sum's limbs.
+    pub(crate) fn memory(&self) -> usize {
+        std::mem::size_of::<Series>() + self.average.heap_bytes()
+    }
+
     /// Appends `values`, all or none; returns the first one's sequence
     /// number.
     pub(crate) fn add(&mut self, values: &[f64]) -> Result<u64, Error> {
