@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -102,6 +103,48 @@ impl Server {
         fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// The Redis version the server reports (`redis_version`), as
+    /// (major, minor, patch). Valkey reports the Redis version it is
+    /// compatible with (7.2.4 for Valkey 8).
+    pub fn version(&self) -> TestResult<(u32, u32, u32)> {
+        let text =
+            info_field(&mut self.connect()?, "server", "redis_version")?;
+        let mut parts = text.split('.').map(|part| part.parse().ok());
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(Some(major)), Some(Some(minor)), Some(Some(patch))) => {
+                Ok((major, minor, patch))
+            }
+            _ => fail(format!("redis_version:{text}")),
+        }
+    }
+
+    /// Whether the server is Valkey (it reports `valkey_version`).
+    pub fn is_valkey(&self) -> TestResult<bool> {
+        let reply = self.connect()?.ok(&["INFO", "server"])?;
+        let text = reply.text().context("INFO server text")?;
+        Ok(text.contains("valkey_version:"))
+    }
+
+    /// Whether the server is at least Redis `major.minor` (or compatible
+    /// with it); when not, says on stderr that `what` is skipped, for the
+    /// test to return early.
+    pub fn at_least(
+        &self,
+        major: u32,
+        minor: u32,
+        what: &str,
+    ) -> TestResult<bool> {
+        let (have_major, have_minor, _) = self.version()?;
+        if (have_major, have_minor) >= (major, minor) {
+            return Ok(true);
+        }
+        eprintln!(
+            "skipped: {what} needs Redis {major}.{minor}+, \
+             this server is {have_major}.{have_minor}"
+        );
+        Ok(false)
+    }
+
     /// Whether the server process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.process.as_mut() {
@@ -141,17 +184,20 @@ impl Server {
         let port = self.port.to_string();
         let dir = self.dir.path.to_str().context("temp dir path")?;
         let module = module.to_str().context("module path")?;
-        Command::new("redis-server")
+        Command::new(server_program())
             .args(["--port", &port, "--bind", "127.0.0.1"])
             .args(["--dir", dir, "--save", "", "--appendonly", "no"])
-            .args(["--enable-debug-command", "yes"])
+            .args(debug_command_args())
             .args(["--loadmodule", module])
             .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .context("running redis-server (is it on PATH?)")
+            .context(format!(
+                "running {:?} (set REDIS_SERVER)",
+                server_program()
+            ))
     }
 
     /// Waits until the server answers PING and has loaded its data.
@@ -242,6 +288,29 @@ pub fn module_path() -> TestResult<PathBuf> {
         ));
     }
     Ok(path)
+}
+
+/// The server program to start: `$REDIS_SERVER`, else `redis-server` on
+/// `PATH`.
+pub fn server_program() -> std::ffi::OsString {
+    std::env::var_os("REDIS_SERVER").unwrap_or_else(|| "redis-server".into())
+}
+
+/// The arguments that enable `DEBUG`: Redis 7 and Valkey need them,
+/// Redis 6 has the command always on and refuses the option.
+fn debug_command_args() -> &'static [&'static str] {
+    static VERSION_TEXT: OnceLock<String> = OnceLock::new();
+    let text = VERSION_TEXT.get_or_init(|| {
+        let output = Command::new(server_program()).arg("--version").output();
+        output
+            .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+            .unwrap_or_default()
+    });
+    if text.contains("Redis server v=6.") {
+        &[]
+    } else {
+        &["--enable-debug-command", "yes"]
+    }
 }
 
 /// A port below the kernel's ephemeral range that this process has not
