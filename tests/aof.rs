@@ -344,6 +344,9 @@ fn replay_after_rewrite(server: &mut Server) -> TestResult {
 #[test]
 fn a_rewrite_without_preamble_rebuilds_every_key() -> TestResult {
     let mut server = aof_server("no")?;
+    if !server.at_least(7, 0, "a multi-part AOF (appendonlydir)")? {
+        return Ok(());
+    }
     let mut conn = server.connect()?;
     fill(&mut conn)?;
 
@@ -359,6 +362,9 @@ fn a_rewrite_without_preamble_rebuilds_every_key() -> TestResult {
 #[test]
 fn a_rewrite_with_preamble_rebuilds_every_key() -> TestResult {
     let mut server = aof_server("yes")?;
+    if !server.at_least(7, 0, "a multi-part AOF (appendonlydir)")? {
+        return Ok(());
+    }
     let mut conn = server.connect()?;
     fill(&mut conn)?;
 

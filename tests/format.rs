@@ -277,6 +277,9 @@ fn every_fixture_loads_as_written() -> TestResult {
 fn fixture_loads_as_written(version: u32) -> TestResult {
     let rdb = rdb_path(version);
     let mut server = Server::start_with(&["--dbfilename", "fixture.rdb"])?;
+    if !server.at_least(7, 0, "loading an RDB file of format 10")? {
+        return Ok(());
+    }
     let copy = server.dir().join("fixture.rdb");
     fs::copy(source_path(&rdb), &copy).context(format!("copying {rdb}"))?;
     server.restart().context("loading the fixture")?;

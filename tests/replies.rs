@@ -80,6 +80,9 @@ fn resp2_texts_are_shortest_for_awkward_values() -> TestResult {
 #[test]
 fn resp3_numbers_are_doubles() -> TestResult {
     let server = Server::start()?;
+    if !server.at_least(7, 0, "telling the module a client speaks RESP3")? {
+        return Ok(());
+    }
     let mut conn = server.connect_resp3()?;
     let ids = add(&mut conn, "k", &["0.1", "0.2", "1e300"])?;
 
@@ -106,6 +109,9 @@ fn resp3_numbers_are_doubles() -> TestResult {
 #[test]
 fn resp3_info_is_a_flat_array_with_a_double() -> TestResult {
     let server = Server::start()?;
+    if !server.at_least(7, 0, "telling the module a client speaks RESP3")? {
+        return Ok(());
+    }
     let mut conn = server.connect_resp3()?;
     add(&mut conn, "k", &["WINDOW", "2", "1", "2"])?;
 

@@ -294,11 +294,18 @@ fn mutated_payloads_are_refused_or_make_consistent_keys() -> TestResult {
         return fail("no DUMP");
     };
     let body = &dump[..dump.len() - 10];
+    // Redis 6.2 itself crashes on some corrupt payloads of its own types,
+    // which a flipped type byte makes: the module never sees those.
+    let core_types_safe =
+        server.at_least(7, 0, "RESTORE of a flipped type byte")?;
 
     for position in 0..body.len() {
         for mutation in [0x01, 0x02, 0x10, 0x80, 0xff] {
             let mut mutated = body.to_vec();
             mutated[position] ^= mutation;
+            if position == 0 && !core_types_safe {
+                continue;
+            }
             let payload = frame.seal(mutated);
             let what = format!("byte {position} ^ {mutation:#x}");
             restore_is_safe(&mut conn, &frame, &payload, &what)?;
