@@ -67,7 +67,9 @@ impl fmt::Display for Error {
             Error::BadSeq => {
                 "seq must be an integer from 0 to 288230376151711743"
             }
-            Error::BadCopies => "copies must be a non-negative integer",
+            Error::BadCopies => {
+                "copies must be an integer from 0 to 18446744073709551615"
+            }
             Error::IdsExhausted => "key has no element ids left",
             Error::WrongArity(command) => {
                 return write!(

@@ -160,13 +160,10 @@ fn key_patterns_bound_every_command() -> TestResult {
     Ok(())
 }
 
-/// Redis 7.0's read-only key permission (`%R~pattern`) should grant the
-/// four read commands, as it grants `GET` and `LRANGE`. It does not: the
-/// module registers its key with `first, last, step` only, which Redis
-/// reads as a key both read and written, and gives no key specs of its
-/// own (`RedisModule_SetCommandInfo`, Redis 7.0+, could say read-only).
+/// Redis 7.0's read-only key permission (`%R~pattern`) grants the four
+/// read commands, as it grants `GET` and `LRANGE`: their key specs
+/// declare the key read-only (`RedisModule_SetCommandInfo`, 7.0+).
 #[test]
-#[ignore = "the module declares its read commands' key as read-write"]
 fn read_only_key_permissions_grant_the_reads() -> TestResult {
     let (server, mut admin) = server_with_key()?;
     admin.ok(&["SET", "s", "v"])?;

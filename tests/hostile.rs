@@ -30,7 +30,8 @@ const KEY_EXISTS: &str = "ERR key already exists";
 const BAD_IDTAG: &str = "ERR idtag must be 16 hexadecimal digits";
 const BAD_SEQ: &str =
     "ERR seq must be an integer from 0 to 288230376151711743";
-const BAD_COPIES: &str = "ERR copies must be a non-negative integer";
+const BAD_COPIES: &str =
+    "ERR copies must be an integer from 0 to 18446744073709551615";
 const BAD_REF: &str = "ERR ref is not a position or an element id";
 const FOREIGN_ID: &str = "ERR element id is not from this key";
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -355,7 +356,10 @@ fn create_values(matrix: &mut Matrix) {
         ],
     );
     let copies = and(not_integers(), &["-1", "-9223372036854775808"]);
-    let copies = copies.into_iter().filter(|c| !is_big_positive(c));
+    let copies = copies
+        .into_iter()
+        .filter(|c| !is_big_positive(c))
+        .chain([b"18446744073709551616".to_vec()]);
 
     let idtags = idtags.iter().map(|t| (t.as_bytes().to_vec(), BAD_IDTAG));
     let options = idtags.map(|(v, e)| ("IDTAG", v, e));

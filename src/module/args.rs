@@ -100,11 +100,19 @@ pub(crate) fn parse_seq(arg: &[u8]) -> Result<u64, Error> {
         .ok_or(Error::BadSeq)
 }
 
-/// A count of copies: a non-negative integer.
+/// A count of copies: an integer from 0 to `u64::MAX`, in Redis's
+/// spelling. The whole range, as a series counts its copies in a `u64`
+/// that an AOF rewrite writes back as it is.
 pub(crate) fn parse_count(arg: &[u8]) -> Result<u64, Error> {
-    parse_integer(arg)
+    let canonical = match arg {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    std::str::from_utf8(arg)
         .ok()
-        .and_then(|n| u64::try_from(n).ok())
+        .filter(|_| canonical)
+        .and_then(|text| text.parse().ok())
         .ok_or(Error::BadCopies)
 }
 
