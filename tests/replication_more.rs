@@ -241,9 +241,12 @@ fn sync_then_stream(
     Ok((primary, replica))
 }
 
-/// Fails unless `server`'s log has `line`.
+/// Fails unless `server`'s log has `line`, or Valkey's wording of it
+/// (which says "primary" where Redis says "master").
 fn logged(server: &Server, line: &str, what: &str) -> TestResult {
-    if server.log().contains(line) {
+    let log = server.log();
+    let valkey_line = line.replace("master", "primary");
+    if log.contains(line) || log.contains(&valkey_line) {
         return Ok(());
     }
     fail(format!(
