@@ -17,27 +17,15 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::errors::{
+    BAD_COPIES, BAD_IDTAG, BAD_REF, BAD_SEQ, BAD_WINDOW, FOREIGN_ID,
+    KEY_EXISTS, NOT_AN_INTEGER, NOT_A_FLOAT, NOT_FINITE, NO_SUCH_KEY, SYNTAX,
+    WRONGTYPE,
+};
 use common::mavg::{add, ElementId, SEQ_MAX};
 use common::resp::{RawConn, Reply};
 use common::server::Server;
 use common::{fail, Context, TestResult};
-
-const NOT_A_FLOAT: &str = "ERR value is not a valid float";
-const NOT_FINITE: &str = "ERR value is not a finite number";
-const BAD_WINDOW: &str = "ERR window must be an integer from 1 to 1000000000";
-const SYNTAX: &str = "ERR syntax error";
-const KEY_EXISTS: &str = "ERR key already exists";
-const BAD_IDTAG: &str = "ERR idtag must be 16 hexadecimal digits";
-const BAD_SEQ: &str =
-    "ERR seq must be an integer from 0 to 288230376151711743";
-const BAD_COPIES: &str =
-    "ERR copies must be an integer from 0 to 18446744073709551615";
-const BAD_REF: &str = "ERR ref is not a position or an element id";
-const FOREIGN_ID: &str = "ERR element id is not from this key";
-const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
-const NO_SUCH_KEY: &str = "ERR no such key";
-const WRONGTYPE: &str =
-    "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// The MAVG keys aimed at, each with its window: `k` holds 5 values after
 /// 7 were added, `empty` holds none, `missing` does not exist.

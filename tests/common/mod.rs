@@ -4,6 +4,7 @@
 //!   and a fresh directory, killed and cleaned up when dropped.
 //! - [`cluster`]: six such servers made a Redis Cluster, 3 primaries and
 //!   3 replicas.
+//! - [`errors`]: the error replies the README promises.
 //! - [`resp`]: a plain RESP2/RESP3 connection that keeps every reply as
 //!   the server sent it, error codes included.
 //! - [`mavg`]: readers for the module's replies (element ids, `MAVG.INFO`,
@@ -14,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod errors;
 pub mod exact;
 pub mod mavg;
 pub mod resp;
