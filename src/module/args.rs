@@ -58,18 +58,24 @@ pub(crate) fn parse_values<'a>(
 /// `+1`, `007`, `-0`).
 pub(crate) fn parse_integer(arg: &[u8]) -> Result<i64, Error> {
     let digits = arg.strip_prefix(b"-").unwrap_or(arg);
-    let canonical = match digits {
-        [b'0'] => digits.len() == arg.len(),
-        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    if !canonical {
+    let negative_zero = digits == b"0" && digits.len() != arg.len();
+    if !is_canonical_natural(digits) || negative_zero {
         return Err(Error::NotAnInteger);
     }
     std::str::from_utf8(arg)
         .ok()
         .and_then(|text| text.parse().ok())
         .ok_or(Error::NotAnInteger)
+}
+
+/// Whether `digits` is a natural number as Redis writes it: `0`, or
+/// digits that do not start with `0`.
+fn is_canonical_natural(digits: &[u8]) -> bool {
+    match digits {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// A window: an integer from 1 to `max`, itself at most [`MAX_WINDOW`].
@@ -104,14 +110,9 @@ pub(crate) fn parse_seq(arg: &[u8]) -> Result<u64, Error> {
 /// spelling. The whole range, as a series counts its copies in a `u64`
 /// that an AOF rewrite writes back as it is.
 pub(crate) fn parse_count(arg: &[u8]) -> Result<u64, Error> {
-    let canonical = match arg {
-        [b'0'] => true,
-        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
     std::str::from_utf8(arg)
         .ok()
-        .filter(|_| canonical)
+        .filter(|_| is_canonical_natural(arg))
         .and_then(|text| text.parse().ok())
         .ok_or(Error::BadCopies)
 }
