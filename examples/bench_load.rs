@@ -15,7 +15,8 @@
 //! batch and reads every reply before the next batch. It runs for about
 //! `seconds` and prints the requests (transactions for `multi`) per
 //! second. An error reply, a lost connection or a reply it cannot parse
-//! fails the run. Raw RESP over `TcpStream`, one thread per connection.
+//! fails the run. Raw RESP over `TcpStream`, all connections in one
+//! thread around `poll(2)`, as redis-benchmark runs its event loop.
 //!
 //! The file holds, in order: options, requests, the RESP reply scanner,
 //! the connections, and `main`.
@@ -23,8 +24,8 @@
 use std::error::Error;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Barrier};
-use std::thread;
+use std::os::fd::AsRawFd;
+use std::os::raw::{c_int, c_short, c_ulong};
 use std::time::{Duration, Instant};
 
 /// The values the requests push, as text, cycled through.
@@ -204,11 +205,13 @@ fn scan_reply(buf: &[u8], at: usize) -> Result<Option<usize>, String> {
     }
 }
 
-/// One connection: its socket and the bytes read but not yet scanned.
+/// One connection: its socket, the bytes read but not yet scanned, and
+/// the replies it still waits for.
 struct Connection {
     stream: TcpStream,
     buf: Vec<u8>,
     filled: usize,
+    pending: usize,
 }
 
 impl Connection {
@@ -221,45 +224,21 @@ impl Connection {
             stream,
             buf: vec![0; 1 << 16],
             filled: 0,
+            pending: 0,
         })
     }
 
-    /// Writes batch and reads `replies` replies.
-    fn round_trip(
-        &mut self,
-        batch: &[u8],
-        replies: usize,
-    ) -> Result<(), String> {
+    /// Writes batch, which gets `replies` replies.
+    fn send(&mut self, batch: &[u8], replies: usize) -> Result<(), String> {
+        self.pending = replies;
         self.stream
             .write_all(batch)
-            .map_err(|e| format!("write: {e}"))?;
-        let mut left = replies;
-        let mut at = 0;
-        while left > 0 {
-            match scan_reply(&self.buf[..self.filled], at)? {
-                Some(end) => {
-                    at = end;
-                    left -= 1;
-                }
-                None => {
-                    self.compact(at);
-                    at = 0;
-                    self.fill()?;
-                }
-            }
-        }
-        self.compact(at);
-        Ok(())
+            .map_err(|e| format!("write: {e}"))
     }
 
-    /// Drops the first `at` bytes of the buffer.
-    fn compact(&mut self, at: usize) {
-        self.buf.copy_within(at..self.filled, 0);
-        self.filled -= at;
-    }
-
-    /// Reads more bytes, growing the buffer when it is full.
-    fn fill(&mut self) -> Result<(), String> {
+    /// Reads what the socket has and scans the complete replies; true
+    /// once the batch has every reply.
+    fn receive(&mut self) -> Result<bool, String> {
         if self.filled == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
@@ -271,64 +250,100 @@ impl Connection {
             return Err("the server closed the connection".into());
         }
         self.filled += read;
-        Ok(())
+
+        let mut at = 0;
+        while self.pending > 0 {
+            match scan_reply(&self.buf[..self.filled], at)? {
+                Some(end) => {
+                    at = end;
+                    self.pending -= 1;
+                }
+                None => break,
+            }
+        }
+        self.buf.copy_within(at..self.filled, 0);
+        self.filled -= at;
+        Ok(self.pending == 0)
     }
 }
 
-/// Runs one client until `deadline`, after everyone has connected;
-/// returns the requests it completed.
-fn run_client(
-    mut connection: Connection,
-    batches: Arc<Vec<Vec<u8>>>,
-    options: Arc<Options>,
-    start: Arc<Barrier>,
-    deadline: Duration,
-) -> Result<(u64, Instant), String> {
-    let replies = options.pipeline * replies_per_request(options.workload);
-    start.wait();
-    let begun = Instant::now();
-    let mut done = 0u64;
-    let mut next = 0;
-    while begun.elapsed() < deadline {
-        connection.round_trip(&batches[next], replies)?;
-        next = (next + 1) % batches.len();
-        done += options.pipeline as u64;
-    }
-    Ok((done, Instant::now()))
+/// `struct pollfd` of poll(2).
+#[repr(C)]
+struct PollFd {
+    fd: c_int,
+    events: c_short,
+    revents: c_short,
 }
 
-/// Runs every client and returns the requests per second.
-fn measure(options: Options) -> Result<f64, Box<dyn Error>> {
-    let connections = (0..options.clients)
-        .map(|_| Connection::open(options.port))
-        .collect::<Result<Vec<_>, _>>()?;
-    let batches = Arc::new(batches(&options));
-    let deadline = Duration::from_secs_f64(options.seconds);
-    let start = Arc::new(Barrier::new(options.clients + 1));
-    let options = Arc::new(options);
+/// poll(2)'s event: data to read.
+const POLLIN: c_short = 0x001;
 
-    let handles: Vec<_> = connections
-        .into_iter()
-        .map(|connection| {
-            let (batches, options, start) =
-                (batches.clone(), options.clone(), start.clone());
-            thread::spawn(move || {
-                run_client(connection, batches, options, start, deadline)
-            })
+extern "C" {
+    /// poll(2), from the C library that std links.
+    fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+}
+
+/// The indexes of the connections in `waiting` that have data to read,
+/// after waiting up to 100 ms for one.
+fn ready(
+    connections: &[Connection],
+    waiting: &[usize],
+) -> Result<Vec<usize>, String> {
+    let mut fds: Vec<PollFd> = waiting
+        .iter()
+        .map(|&i| PollFd {
+            fd: connections[i].stream.as_raw_fd(),
+            events: POLLIN,
+            revents: 0,
         })
         .collect();
-    start.wait();
-    let begun = Instant::now();
-
-    let mut total = 0;
-    let mut last = begun;
-    for handle in handles {
-        let (done, ended) =
-            handle.join().map_err(|_| "a client panicked")??;
-        total += done;
-        last = last.max(ended);
+    // SAFETY: fds is a live, writable array of fds.len() pollfd structs,
+    // laid out as the C struct, for the whole call.
+    let count = unsafe { poll(fds.as_mut_ptr(), fds.len() as c_ulong, 100) };
+    if count < 0 {
+        return Err(std::io::Error::last_os_error().to_string());
     }
-    Ok(total as f64 / (last - begun).as_secs_f64())
+    Ok(waiting
+        .iter()
+        .zip(&fds)
+        .filter(|(_, fd)| fd.revents != 0)
+        .map(|(&i, _)| i)
+        .collect())
+}
+
+/// Runs every connection until `seconds` have passed, each finishing the
+/// batch it has in flight then; returns the requests per second.
+fn measure(options: Options) -> Result<f64, Box<dyn Error>> {
+    let mut connections = (0..options.clients)
+        .map(|_| Connection::open(options.port))
+        .collect::<Result<Vec<_>, _>>()?;
+    let batches = batches(&options);
+    let replies = options.pipeline * replies_per_request(options.workload);
+    let deadline = Duration::from_secs_f64(options.seconds);
+
+    let begun = Instant::now();
+    for (i, connection) in connections.iter_mut().enumerate() {
+        connection.send(&batches[i % batches.len()], replies)?;
+    }
+    let mut waiting: Vec<usize> = (0..connections.len()).collect();
+    let mut done = 0u64;
+    let mut sent = connections.len();
+    while !waiting.is_empty() {
+        for i in ready(&connections, &waiting)? {
+            if !connections[i].receive()? {
+                continue;
+            }
+            done += options.pipeline as u64;
+            if begun.elapsed() < deadline {
+                connections[i]
+                    .send(&batches[sent % batches.len()], replies)?;
+                sent += 1;
+            } else {
+                waiting.retain(|&w| w != i);
+            }
+        }
+    }
+    Ok(done as f64 / begun.elapsed().as_secs_f64())
 }
 
 fn main() {
