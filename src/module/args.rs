@@ -1,9 +1,78 @@
-//! Parsing command arguments into the values the commands act on.
+//! Command arguments: the borrowed argument type, and parsing arguments
+//! into the values the commands act on.
 
+use std::ffi::c_int;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+
+use redis_module::{raw, RedisString};
 use uuid::Uuid;
 
 use super::id::MAX_SEQ;
 use crate::{Error, MAX_WINDOW};
+
+/// One argument of the command being run, borrowed from the server for
+/// the call: the module neither copies, retains nor frees it. It reads
+/// as its bytes.
+#[repr(transparent)]
+pub(crate) struct Arg(*mut raw::RedisModuleString);
+
+impl Arg {
+    /// The `argc` arguments at `argv`, as Redis passes them to a command.
+    ///
+    /// # Safety
+    ///
+    /// `argv` must point to `argc` valid strings that stay alive and
+    /// unchanged for `'a`.
+    pub(crate) unsafe fn all<'a>(
+        argv: *mut *mut raw::RedisModuleString,
+        argc: c_int,
+    ) -> &'a [Arg] {
+        let len = usize::try_from(argc).unwrap_or(0);
+        if argv.is_null() || len == 0 {
+            return &[];
+        }
+        // SAFETY: `Arg` is a transparent wrapper of the pointer type, and
+        // the caller guarantees `len` valid pointers at `argv` for `'a`.
+        unsafe { std::slice::from_raw_parts(argv.cast::<Arg>(), len) }
+    }
+
+    /// The server's string, for API calls that take one.
+    pub(crate) fn as_ptr(&self) -> *mut raw::RedisModuleString {
+        self.0
+    }
+
+    /// The argument as the crate's string type, for its key API; never
+    /// dropped, so it frees nothing it does not own.
+    pub(crate) fn to_redis_string(&self) -> ManuallyDrop<RedisString> {
+        let string = RedisString::from_redis_module_string(
+            std::ptr::null_mut(),
+            self.0,
+        );
+        ManuallyDrop::new(string)
+    }
+}
+
+impl Deref for Arg {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        let mut len = 0;
+        // SAFETY: the API pointer is set at load, and `self.0` is a live
+        // string of the running command (see `Arg::all`).
+        let bytes = unsafe {
+            raw::RedisModule_StringPtrLen.expect("set at load")(
+                self.0, &mut len,
+            )
+        };
+        if bytes.is_null() {
+            return &[];
+        }
+        // SAFETY: the server keeps `len` bytes at `bytes` while the
+        // string lives, which is at least as long as `self`.
+        unsafe { std::slice::from_raw_parts(bytes.cast::<u8>(), len) }
+    }
+}
 
 /// What `MAVG.GET` looks up.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,10 +108,39 @@ pub(crate) fn parse_value(arg: &[u8]) -> Result<f64, Error> {
     }
 }
 
+/// How many values [`Values`] holds without allocating.
+const INLINE_VALUES: usize = 8;
+
+/// The values of a command: on the stack for a few, which is the common
+/// case, on the heap for more.
+pub(crate) enum Values {
+    Inline([f64; INLINE_VALUES], usize),
+    Heap(Vec<f64>),
+}
+
+impl Values {
+    /// The values, in argument order.
+    pub(crate) fn as_slice(&self) -> &[f64] {
+        match self {
+            Values::Inline(values, len) => &values[..*len],
+            Values::Heap(values) => values,
+        }
+    }
+}
+
 /// Every argument of `args` as a value, or the first error.
 pub(crate) fn parse_values<'a>(
     args: impl ExactSizeIterator<Item = &'a [u8]>,
-) -> Result<Vec<f64>, Error> {
+) -> Result<Values, Error> {
+    if args.len() <= INLINE_VALUES {
+        let mut values = [0.0; INLINE_VALUES];
+        let len = args.len();
+        for (slot, arg) in values.iter_mut().zip(args) {
+            *slot = parse_value(arg)?;
+        }
+        return Ok(Values::Inline(values, len));
+    }
+
     let mut values = Vec::new();
     values
         .try_reserve_exact(args.len())
@@ -50,7 +148,7 @@ pub(crate) fn parse_values<'a>(
     for arg in args {
         values.push(parse_value(arg)?);
     }
-    Ok(values)
+    Ok(Values::Heap(values))
 }
 
 /// A 64-bit signed integer in the one spelling Redis accepts: an

@@ -1,19 +1,21 @@
 //! The MAVG commands. Each handler parses its arguments, opens its key,
 //! acts, and replies; the README documents each command's contract.
 
+use std::ffi::CStr;
+
 use redis_module::key::RedisKeyWritable;
 use redis_module::raw;
-use redis_module::{Context, NotifyEvent, RedisString, RedisValue};
+use redis_module::{Context, RedisValue};
 
 use super::args::{
     is_keyword, parse_count, parse_integer, parse_ref, parse_seq, parse_tag,
-    parse_values, parse_window, Ref,
+    parse_values, parse_window, Arg, Ref, Values,
 };
 use super::config::{default_window, window_limit};
 use super::datatype::{read_series, read_series_mut, write_series};
 use super::id::{element_id, random_tag};
 use super::info::{self, Footprint};
-use super::reply::{Protocol, Reply, Stream};
+use super::reply::{reply_double, Protocol, Reply, Stream};
 use super::series::Series;
 use crate::{Error, MovingAverage};
 
@@ -22,7 +24,7 @@ use crate::{Error, MovingAverage};
 pub(crate) const DEFAULT_WINDOW: usize = 100;
 
 /// `MAVG.CREATE key WINDOW n [IDTAG tag] [SEQ next] [COPIES count]`
-pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
+pub(crate) fn create(ctx: &Context, args: &[Arg]) -> Reply {
     let [_, key, options @ ..] = args else {
         return Err(Error::WrongArity("mavg.create"));
     };
@@ -31,7 +33,7 @@ pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     }
     let spec = CreateOptions::parse(options, window_limit(ctx))?;
 
-    let redis_key = ctx.open_key_writable(key);
+    let redis_key = ctx.open_key_writable(&key.to_redis_string());
     if !redis_key.is_empty() {
         return Err(Error::KeyExists);
     }
@@ -40,7 +42,7 @@ pub(crate) fn create(ctx: &Context, args: &[RedisString]) -> Reply {
     series.copies.set(spec.copies);
     write_series(&redis_key, series)?;
 
-    announce(ctx, key, &["mavg.create"]);
+    announce(ctx, key, &[c"mavg.create"]);
     replicate_create(ctx, key, spec.window, tag, spec.seq, spec.copies);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
@@ -57,7 +59,7 @@ impl CreateOptions {
     /// Parses `NAME value` pairs, each name once, `WINDOW` required and
     /// at most `max_window`.
     fn parse(
-        options: &[RedisString],
+        options: &[Arg],
         max_window: usize,
     ) -> Result<CreateOptions, Error> {
         let mut window = None;
@@ -92,23 +94,27 @@ impl CreateOptions {
 /// Tells Redis that `key` changed, for WATCH and client tracking, and
 /// publishes `events` as keyspace notifications of the module class. Only
 /// a write that succeeded calls this, so a refused one signals nothing.
-fn announce(ctx: &Context, key: &RedisString, events: &[&str]) {
-    // SAFETY: the API pointer is set at load; `ctx` and `key` are live for
-    // the whole command.
+fn announce(ctx: &Context, key: &Arg, events: &[&CStr]) {
+    // SAFETY: the API pointers are set at load; `ctx` and `key` are live
+    // for the whole command; each event name is a C string.
     unsafe {
         if let Some(signal) = raw::RedisModule_SignalModifiedKey {
-            signal(ctx.ctx, key.inner);
+            signal(ctx.ctx, key.as_ptr());
         }
-    }
-    for event in events {
-        ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key);
+        let Some(notify) = raw::RedisModule_NotifyKeyspaceEvent else {
+            return;
+        };
+        for event in events {
+            let class = raw::REDISMODULE_NOTIFY_MODULE;
+            notify(ctx.ctx, class, event.as_ptr(), key.as_ptr());
+        }
     }
 }
 
 /// Propagates the creation of a key with everything the primary chose.
 fn replicate_create(
     ctx: &Context,
-    key: &RedisString,
+    key: &Arg,
     window: usize,
     tag: u64,
     seq: u64,
@@ -133,17 +139,16 @@ fn replicate_create(
 }
 
 /// `MAVG.ADD key [WINDOW n] value [value ...]`
-pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
-    let max_window = window_limit(ctx);
-    let request = AddRequest::parse(args, max_window)?;
+pub(crate) fn add(ctx: &Context, args: &[Arg]) -> Reply {
+    let request = AddRequest::parse(ctx, args)?;
 
-    let redis_key = ctx.open_key_writable(request.key);
+    let redis_key = ctx.open_key_writable(&request.key.to_redis_string());
     let (tag, first) = match read_series_mut(&redis_key)? {
         Some(series) => add_to_existing(ctx, series, &request)?,
-        None => add_to_new(ctx, &redis_key, &request, args, max_window)?,
+        None => add_to_new(ctx, &redis_key, &request, args)?,
     };
 
-    let count = request.values.len();
+    let count = request.values.as_slice().len();
     let reply = Stream::array(ctx, count);
     for seq in first..first + count as u64 {
         reply.id(element_id(tag, seq));
@@ -153,23 +158,20 @@ pub(crate) fn add(ctx: &Context, args: &[RedisString]) -> Reply {
 
 /// The arguments of `MAVG.ADD`, parsed.
 struct AddRequest<'a> {
-    key: &'a RedisString,
+    key: &'a Arg,
     window: Option<usize>,
-    values: Vec<f64>,
+    values: Values,
 }
 
 impl<'a> AddRequest<'a> {
-    fn parse(
-        args: &'a [RedisString],
-        max_window: usize,
-    ) -> Result<AddRequest<'a>, Error> {
+    fn parse(ctx: &Context, args: &'a [Arg]) -> Result<AddRequest<'a>, Error> {
         let arity = Error::WrongArity("mavg.add");
         let [_, key, rest @ ..] = args else {
             return Err(arity);
         };
         let (window, values) = match rest {
             [option, n, values @ ..] if is_keyword(option, "WINDOW") => {
-                (Some(parse_window(n, max_window)?), values)
+                (Some(parse_window(n, window_limit(ctx))?), values)
             }
             [option] if is_keyword(option, "WINDOW") => return Err(arity),
             _ => (None, rest),
@@ -178,7 +180,7 @@ impl<'a> AddRequest<'a> {
             return Err(arity);
         }
 
-        let values = parse_values(values.iter().map(|v| &v[..]))?;
+        let values = parse_values(values.iter().map(|v| &**v))?;
         Ok(AddRequest {
             key,
             window,
@@ -199,9 +201,9 @@ fn add_to_existing(
     }
 
     let before = Footprint::of(series);
-    let first = series.add(&request.values)?;
+    let first = series.add(request.values.as_slice())?;
     info::recount(before, series);
-    announce(ctx, request.key, &["mavg.add"]);
+    announce(ctx, request.key, &[c"mavg.add"]);
     ctx.replicate_verbatim();
     Ok((series.tag, first))
 }
@@ -209,50 +211,50 @@ fn add_to_existing(
 /// Creates the key with the values; returns its tag and the first
 /// sequence number. Replicas get the tag drawn here, then the same add.
 /// Without `WINDOW`, the key gets `mavg.default-window`, which must not
-/// exceed `max_window`.
+/// exceed the largest window this caller may ask for.
 fn add_to_new(
     ctx: &Context,
     redis_key: &RedisKeyWritable,
     request: &AddRequest,
-    args: &[RedisString],
-    max_window: usize,
+    args: &[Arg],
 ) -> Result<(u64, u64), Error> {
     let window = request.window.unwrap_or_else(default_window);
+    let max_window = window_limit(ctx);
     if window > max_window {
         return Err(Error::WindowOutOfRange(max_window));
     }
     let mut series = Series::new(window, random_tag(), 0)?;
-    let first = series.add(&request.values)?;
+    let first = series.add(request.values.as_slice())?;
     let tag = series.tag;
     write_series(redis_key, series)?;
 
-    announce(ctx, request.key, &["mavg.create", "mavg.add"]);
+    announce(ctx, request.key, &[c"mavg.create", c"mavg.add"]);
     replicate_create(ctx, request.key, window, tag, 0, 0);
-    let add_args: Vec<&RedisString> = args[1..].iter().collect();
+    let add_args: Vec<&[u8]> = args[1..].iter().map(|a| &**a).collect();
     ctx.replicate("MAVG.ADD", &add_args[..]);
     Ok((tag, first))
 }
 
 /// `MAVG.AVG key`
-pub(crate) fn avg(ctx: &Context, args: &[RedisString]) -> Reply {
+pub(crate) fn avg(ctx: &Context, args: &[Arg]) -> Reply {
     let [_, key] = args else {
         return Err(Error::WrongArity("mavg.avg"));
     };
 
-    let redis_key = ctx.open_key(key);
+    let redis_key = ctx.open_key(&key.to_redis_string());
     let average = read_series(&redis_key)?.and_then(|s| s.average.average());
 
-    Ok(Protocol::of(ctx).optional_double(average))
+    reply_double(ctx, average)
 }
 
 /// `MAVG.GET key ref`
-pub(crate) fn get(ctx: &Context, args: &[RedisString]) -> Reply {
+pub(crate) fn get(ctx: &Context, args: &[Arg]) -> Reply {
     let [_, key, reference] = args else {
         return Err(Error::WrongArity("mavg.get"));
     };
     let reference = parse_ref(reference)?;
 
-    let redis_key = ctx.open_key(key);
+    let redis_key = ctx.open_key(&key.to_redis_string());
     let Some(series) = read_series(&redis_key)? else {
         return Ok(RedisValue::Null);
     };
@@ -263,11 +265,11 @@ pub(crate) fn get(ctx: &Context, args: &[RedisString]) -> Reply {
         Ref::Id(id) => series.get_by_id(id)?,
     };
 
-    Ok(Protocol::of(ctx).optional_double(value))
+    reply_double(ctx, value)
 }
 
 /// `MAVG.RANGE key start stop [WITHIDS]`
-pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
+pub(crate) fn range(ctx: &Context, args: &[Arg]) -> Reply {
     let (key, start, stop, with_ids) = match args {
         [_, key, start, stop] => (key, start, stop, false),
         [_, key, start, stop, option] if is_keyword(option, "WITHIDS") => {
@@ -279,7 +281,7 @@ pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
     let start = parse_integer(start)?;
     let stop = parse_integer(stop)?;
 
-    let redis_key = ctx.open_key(key);
+    let redis_key = ctx.open_key(&key.to_redis_string());
     let Some(series) = read_series(&redis_key)? else {
         return Ok(RedisValue::Array(Vec::new()));
     };
@@ -298,12 +300,12 @@ pub(crate) fn range(ctx: &Context, args: &[RedisString]) -> Reply {
 }
 
 /// `MAVG.INFO key`
-pub(crate) fn info(ctx: &Context, args: &[RedisString]) -> Reply {
+pub(crate) fn info(ctx: &Context, args: &[Arg]) -> Reply {
     let [_, key] = args else {
         return Err(Error::WrongArity("mavg.info"));
     };
 
-    let redis_key = ctx.open_key(key);
+    let redis_key = ctx.open_key(&key.to_redis_string());
     let series = read_series(&redis_key)?.ok_or(Error::NoSuchKey)?;
 
     let protocol = Protocol::of(ctx);

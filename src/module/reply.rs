@@ -3,16 +3,17 @@
 //! one place that happens), and the boundary that keeps a panic from
 //! reaching Redis.
 
-use std::ffi::c_long;
+use std::cell::OnceCell;
+use std::ffi::{c_int, c_long};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use redis_module::{
-    raw, Context, ContextFlags, RedisError, RedisResult, RedisString,
-    RedisValue,
+    raw, Context, ContextFlags, RedisError, RedisResult, RedisValue,
 };
 use uuid::Uuid;
 
-use super::text::format_double;
+use super::args::Arg;
+use super::text::{format_double, DoubleText};
 use crate::Error;
 
 /// What a command handler returns.
@@ -60,13 +61,36 @@ impl Protocol {
     }
 }
 
+/// Replies `value` to the caller, nil for `None`, as
+/// [`Protocol::optional_double`] would, but written straight to the
+/// client: the reply of the hot read commands allocates nothing.
+pub(crate) fn reply_double(ctx: &Context, value: Option<f64>) -> Reply {
+    let Some(value) = value else {
+        raw::reply_with_null(ctx.ctx);
+        return Ok(RedisValue::NoReply);
+    };
+    match Protocol::of(ctx) {
+        Protocol::Resp2 => reply_text(ctx, DoubleText::new(value).as_str()),
+        Protocol::Resp3 => {
+            raw::reply_with_double(ctx.ctx, value);
+        }
+    }
+    Ok(RedisValue::NoReply)
+}
+
+/// Replies `text` as a bulk string.
+fn reply_text(ctx: &Context, text: &str) {
+    raw::reply_with_string_buffer(ctx.ctx, text.as_ptr().cast(), text.len());
+}
+
 /// A reply written element by element, straight to the client, for arrays
 /// too long to build in memory first (a million ids, a window of ten
 /// million values). A handler that starts one must not fail afterwards:
 /// it checks everything first.
 pub(crate) struct Stream<'a> {
     ctx: &'a Context,
-    protocol: Protocol,
+    /// The client's protocol, asked once, for the first double.
+    protocol: OnceCell<Protocol>,
 }
 
 impl<'a> Stream<'a> {
@@ -75,14 +99,14 @@ impl<'a> Stream<'a> {
         raw::reply_with_array(ctx.ctx, len as c_long);
         Stream {
             ctx,
-            protocol: Protocol::of(ctx),
+            protocol: OnceCell::new(),
         }
     }
 
     /// Writes a double, as [`Protocol::double`] would.
     pub(crate) fn double(&self, value: f64) {
-        match self.protocol {
-            Protocol::Resp2 => self.text(&format_double(value)),
+        match self.protocol.get_or_init(|| Protocol::of(self.ctx)) {
+            Protocol::Resp2 => self.text(DoubleText::new(value).as_str()),
             Protocol::Resp3 => {
                 raw::reply_with_double(self.ctx.ctx, value);
             }
@@ -97,11 +121,7 @@ impl<'a> Stream<'a> {
 
     /// Writes a bulk string.
     fn text(&self, text: &str) {
-        raw::reply_with_string_buffer(
-            self.ctx.ctx,
-            text.as_ptr().cast(),
-            text.len(),
-        );
+        reply_text(self.ctx, text);
     }
 
     /// The handler's result once the whole array is written.
@@ -111,20 +131,34 @@ impl<'a> Stream<'a> {
 }
 
 /// The signature of every command handler.
-pub(crate) type Handler = fn(&Context, &[RedisString]) -> Reply;
+pub(crate) type Handler = fn(&Context, &[Arg]) -> Reply;
+
+/// Runs `handler` on the call Redis made, and replies its result.
+///
+/// # Safety
+///
+/// `ctx`, `argv` and `argc` must be what Redis passed the command.
+pub(crate) unsafe fn dispatch(
+    handler: Handler,
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    let context = Context::new(ctx);
+    // SAFETY: Redis keeps the arguments alive for the whole call.
+    let args = unsafe { Arg::all(argv, argc) };
+    let result = guarded(handler, &context, args);
+    context.reply(result) as c_int
+}
 
 /// Runs `handler`, turning a panic into an error reply: a panic that
 /// unwound into Redis would abort the server. Handlers validate all input
 /// before they change anything, so a key is never left half-changed.
-pub(crate) fn guarded(
-    handler: Handler,
-    ctx: &Context,
-    args: Vec<RedisString>,
-) -> RedisResult {
+fn guarded(handler: Handler, ctx: &Context, args: &[Arg]) -> RedisResult {
     let run = || {
         #[cfg(feature = "panic-probe")]
-        probe::panic_on_probe_key(&args);
-        handler(ctx, &args)
+        probe::panic_on_probe_key(args);
+        handler(ctx, args)
     };
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(reply) => reply.map_err(to_redis_error),
@@ -139,14 +173,14 @@ pub(crate) fn guarded(
 /// before it does anything.
 #[cfg(feature = "panic-probe")]
 pub(crate) mod probe {
-    use redis_module::RedisString;
+    use super::Arg;
 
     /// The key whose commands panic.
     pub(crate) const KEY: &[u8] = b"mavg:panic-probe";
 
     /// Panics if the command's key is [`KEY`].
-    pub(crate) fn panic_on_probe_key(args: &[RedisString]) {
-        if args.get(1).is_some_and(|key| key.as_slice() == KEY) {
+    pub(crate) fn panic_on_probe_key(args: &[Arg]) {
+        if args.get(1).is_some_and(|key| **key == *KEY) {
             panic!("panic probe: a command on the probe key");
         }
     }

@@ -1,70 +1,159 @@
 //! Doubles as text: the shortest decimal that reads back to the same
 //! double, for RESP2 replies and AOF commands.
 
-use std::fmt::Write;
-
 /// Exponents from this one up are written in scientific notation.
 const SCIENTIFIC_FROM: i32 = 17;
 
 /// Exponents below this one are written in scientific notation.
 const SCIENTIFIC_BELOW: i32 = -4;
 
-/// The shortest decimal text that parses back to `value`, in the style of
-/// C's `%g`: positional for decimal exponents from -4 to 16 (`0.1`, `2`,
-/// `-12.5`), scientific otherwise (`1e+17`, `2.5e-07`). `value` is finite.
+/// Room for the longest text: a sign, 17 digits, a point and `e-308`;
+/// or a sign, `0.000` and 17 digits.
+const CAPACITY: usize = 32;
+
+/// The shortest decimal text that parses back to a double, in the style
+/// of C's `%g`: positional for decimal exponents from -4 to 16 (`0.1`,
+/// `2`, `-12.5`), scientific otherwise (`1e+17`, `2.5e-07`). It lives on
+/// the stack, so writing a reply allocates nothing.
+pub(crate) struct DoubleText {
+    bytes: [u8; CAPACITY],
+    len: usize,
+}
+
+impl DoubleText {
+    /// The text of `value`, which must be finite.
+    pub(crate) fn new(value: f64) -> DoubleText {
+        let mut shortest = ryu::Buffer::new();
+        let decimal = Decimal::parse(shortest.format_finite(value));
+
+        let mut text = DoubleText {
+            bytes: [0; CAPACITY],
+            len: 0,
+        };
+        if value.is_sign_negative() {
+            text.push(b"-");
+        }
+        let digits = decimal.digits();
+        if (SCIENTIFIC_BELOW..SCIENTIFIC_FROM).contains(&decimal.exponent) {
+            text.write_positional(digits, decimal.exponent);
+        } else {
+            text.write_scientific(digits, decimal.exponent);
+        }
+        text
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len])
+            .expect("only ASCII is written")
+    }
+
+    /// Appends `bytes`.
+    fn push(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        self.bytes[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+    }
+
+    /// Appends `count` zeros.
+    fn push_zeros(&mut self, count: usize) {
+        let end = self.len + count;
+        self.bytes[self.len..end].fill(b'0');
+        self.len = end;
+    }
+
+    /// `digits` (d1 d2 ...) meaning d1.d2... times 10^exponent,
+    /// positionally.
+    fn write_positional(&mut self, digits: &[u8], exponent: i32) {
+        if exponent < 0 {
+            self.push(b"0.");
+            self.push_zeros((-exponent - 1) as usize);
+            self.push(digits);
+            return;
+        }
+
+        let whole = exponent as usize + 1;
+        if digits.len() <= whole {
+            self.push(digits);
+            self.push_zeros(whole - digits.len());
+        } else {
+            self.push(&digits[..whole]);
+            self.push(b".");
+            self.push(&digits[whole..]);
+        }
+    }
+
+    /// `digits` times 10^exponent as `d.ddde+XX`.
+    fn write_scientific(&mut self, digits: &[u8], exponent: i32) {
+        let (first, rest) = digits.split_at(1);
+        self.push(first);
+        if !rest.is_empty() {
+            self.push(b".");
+            self.push(rest);
+        }
+        self.push(if exponent < 0 { b"e-" } else { b"e+" });
+        let magnitude = exponent.unsigned_abs();
+        if magnitude >= 100 {
+            self.push(&[b'0' + (magnitude / 100) as u8]);
+        }
+        self.push(&[b'0' + (magnitude / 10 % 10) as u8]);
+        self.push(&[b'0' + (magnitude % 10) as u8]);
+    }
+}
+
+/// A decimal d1.d2... times 10^exponent, its digits without leading or
+/// trailing zeros (a single `0` for zero).
+struct Decimal {
+    digits: [u8; CAPACITY],
+    len: usize,
+    exponent: i32,
+}
+
+impl Decimal {
+    /// Reads the magnitude of ryu's shortest text of a finite double:
+    /// `-1.25e-7`, `0.001`, `1e16`, `120.0`.
+    fn parse(text: &str) -> Decimal {
+        let text = text.trim_start_matches('-');
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((text, "0"));
+        let exponent: i32 = exponent.parse().expect("ryu writes an integer");
+        let (whole, fraction) =
+            mantissa.split_once('.').unwrap_or((mantissa, ""));
+
+        let mut decimal = Decimal {
+            digits: [0; CAPACITY],
+            len: 0,
+            exponent: 0,
+        };
+        let all = whole.bytes().chain(fraction.bytes());
+        for digit in all.skip_while(|&d| d == b'0') {
+            decimal.digits[decimal.len] = digit;
+            decimal.len += 1;
+        }
+        let trailing =
+            decimal.digits().iter().rev().take_while(|&&d| d == b'0');
+        let trailing = trailing.count();
+        decimal.len -= trailing;
+        if decimal.len == 0 {
+            decimal.digits[0] = b'0';
+            decimal.len = 1;
+            return decimal;
+        }
+
+        // The digits read as an integer are scaled by this power of ten.
+        let scale = exponent - fraction.len() as i32 + trailing as i32;
+        decimal.exponent = scale + decimal.len as i32 - 1;
+        decimal
+    }
+
+    /// The significant digits.
+    fn digits(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+}
+
+/// [`DoubleText`] as a `String`, for texts kept beyond one reply.
 pub(crate) fn format_double(value: f64) -> String {
-    // `{:e}` gives the shortest round-trip digits: `-1.25e-7`.
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific
-        .split_once('e')
-        .unwrap_or((scientific.as_str(), "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String =
-        mantissa.chars().filter(char::is_ascii_digit).collect();
-
-    let mut text = String::with_capacity(24);
-    if negative {
-        text.push('-');
-    }
-    if (SCIENTIFIC_BELOW..SCIENTIFIC_FROM).contains(&exponent) {
-        write_positional(&mut text, &digits, exponent);
-    } else {
-        write_scientific(&mut text, &digits, exponent);
-    }
-    text
-}
-
-/// `digits` (d1 d2 ...) meaning d1.d2... times 10^exponent, positionally.
-fn write_positional(text: &mut String, digits: &str, exponent: i32) {
-    if exponent < 0 {
-        text.push_str("0.");
-        (1..-exponent).for_each(|_| text.push('0'));
-        text.push_str(digits);
-        return;
-    }
-
-    let whole = exponent as usize + 1;
-    if digits.len() <= whole {
-        text.push_str(digits);
-        (digits.len()..whole).for_each(|_| text.push('0'));
-    } else {
-        text.push_str(&digits[..whole]);
-        text.push('.');
-        text.push_str(&digits[whole..]);
-    }
-}
-
-/// `digits` times 10^exponent as `d.ddde+XX`.
-fn write_scientific(text: &mut String, digits: &str, exponent: i32) {
-    let (first, rest) = digits.split_at(1.min(digits.len()));
-    text.push_str(first);
-    if !rest.is_empty() {
-        text.push('.');
-        text.push_str(rest);
-    }
-    let sign = if exponent < 0 { '-' } else { '+' };
-    let _ = write!(text, "e{sign}{:02}", exponent.unsigned_abs());
+    DoubleText::new(value).as_str().to_owned()
 }
 
 #[cfg(test)]
