@@ -4,7 +4,8 @@ MODULE := target/release/libredis_mavg.so
 # The module built with the panic-probe feature, for tests/panic.rs only.
 PANIC_MODULE := target/panic-probe/release/libredis_mavg.so
 
-.PHONY: deps build run test test-servers lint demo docs cluster clean fuzz
+.PHONY: deps build run test test-servers lint demo docs cluster clean fuzz \
+	bench
 
 deps:
 	@scripts/install-deps.sh
@@ -49,6 +50,13 @@ demo: build
 # ports CLUSTER_PORT to CLUSTER_PORT+5 (default 30001), until Ctrl-C.
 cluster: build
 	scripts/cluster.sh run $(CLUSTER_PORT)
+
+# The benchmarks in one run on a throwaway server (scripts/bench.py):
+# MAVG against a minimal C module and the ways without it, the window
+# size, memory, and the library bench. Writes docs/bench.md and
+# docs/bench.svg; about 6 minutes on two cores.
+bench: deps build
+	python3 scripts/bench.py
 
 clean:
 	cargo clean
