@@ -96,23 +96,37 @@ impl ExactSum {
     fn apply(&mut self, magnitude: u64, bit: u32, negative: bool) {
         let first = bit / LIMB_BITS;
         let wide = u128::from(magnitude) << (bit % LIMB_BITS);
-        let parts = [wide as u64, (wide >> LIMB_BITS) as u64];
+        let both = [wide as u64, (wide >> LIMB_BITS) as u64];
+        // Most values fall within one limb.
+        let parts = if both[1] == 0 { &both[..1] } else { &both[..] };
+        let last = first + parts.len() as u32 - 1;
 
-        self.cover(first, first + 2);
+        let inside =
+            first >= self.low && last < self.low + self.limbs.len() as u32;
+        if !inside {
+            self.cover(first, last);
+        }
         let start = (first - self.low) as usize;
-        let step = if negative {
-            u64::overflowing_sub
+        let sign = self.sign_limb();
+        let limbs = &mut self.limbs[start..];
+        let extension = if negative {
+            let borrow = apply_at(limbs, parts, u64::overflowing_sub);
+            sign.wrapping_sub(u64::from(borrow))
         } else {
-            u64::overflowing_add
+            let carry = apply_at(limbs, parts, u64::overflowing_add);
+            sign.wrapping_add(u64::from(carry))
         };
-        apply_at(&mut self.limbs[start..], parts, step);
+        // The limb above the top, which the sign extended before, now
+        // differs from it only if the result outgrew the limbs.
+        if extension != self.sign_limb() {
+            self.limbs.push(extension);
+        }
 
         self.normalize();
     }
 
     /// Extends the limbs, by zeros below and the sign above, so that they
-    /// cover limb indexes `from..=to` and one limb more on top: room for
-    /// any carry of an addition at `from` and `from + 1`.
+    /// cover limb indexes `from..=to`.
     fn cover(&mut self, from: u32, to: u32) {
         if self.limbs.is_empty() {
             self.low = from;
@@ -122,12 +136,28 @@ impl ExactSum {
             self.limbs.splice(0..0, std::iter::repeat_n(0, zeros));
             self.low = from;
         }
-        let sign = self.sign_limb();
         let top = self.low + self.limbs.len() as u32;
-        let wanted = top.max(to + 1) + 1;
-        for _ in top..wanted {
-            self.limbs.push(sign);
+        if top <= to {
+            let sign = self.sign_limb();
+            self.limbs.resize((to + 1 - self.low) as usize, sign);
         }
+    }
+
+    /// Whether no bottom limb is zero and the top limb does not merely
+    /// repeat the sign of the one below it.
+    fn is_minimal(&self) -> bool {
+        let Some((&top, rest)) = self.limbs.split_last() else {
+            return true;
+        };
+        if self.limbs[0] == 0 {
+            return false;
+        }
+        let Some(&below) = rest.last() else {
+            return true;
+        };
+        let repeats_sign = (top == 0 && below >> 63 == 0)
+            || (top == u64::MAX && below >> 63 == 1);
+        !repeats_sign
     }
 
     /// All ones for a negative sum, zero otherwise.
@@ -140,6 +170,9 @@ impl ExactSum {
 
     /// Restores the minimal representation.
     fn normalize(&mut self) {
+        if self.is_minimal() {
+            return;
+        }
         while let [.., below, top] = self.limbs[..] {
             let repeats_sign = (top == 0 && below >> 63 == 0)
                 || (top == u64::MAX && below >> 63 == 1);
@@ -193,26 +226,29 @@ impl ExactSum {
     }
 }
 
-/// Adds the two-limb `parts` at the start of `limbs` with `step`
-/// (`u64::overflowing_add`, or `u64::overflowing_sub` to subtract), carrying
-/// or borrowing upward. A carry out of the top is dropped: two's complement
-/// wraps.
+/// Adds `parts` (one or two limbs) at the start of `limbs` with `step`
+/// (`u64::overflowing_add`, or `u64::overflowing_sub` to subtract),
+/// carrying or borrowing upward; returns the carry (or borrow) out of the
+/// top limb. `limbs` is at least as long as `parts`.
+#[inline(always)]
 fn apply_at(
     limbs: &mut [u64],
-    parts: [u64; 2],
-    step: fn(u64, u64) -> (u64, bool),
-) {
+    parts: &[u64],
+    step: impl Fn(u64, u64) -> (u64, bool),
+) -> bool {
     let mut carry = false;
     for (i, limb) in limbs.iter_mut().enumerate() {
-        let part = parts.get(i).copied().unwrap_or(0);
-        if i >= parts.len() && !carry {
-            break;
-        }
+        let part = match parts.get(i) {
+            Some(&part) => part,
+            None if carry => 0,
+            None => break,
+        };
         let (value, c1) = step(*limb, part);
         let (value, c2) = step(value, u64::from(carry));
         *limb = value;
         carry = c1 || c2;
     }
+    carry
 }
 
 /// Two's complement negation in place.

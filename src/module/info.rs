@@ -24,7 +24,7 @@ static VALUES: AtomicUsize = AtomicUsize::new(0);
 static MEMORY: AtomicUsize = AtomicUsize::new(0);
 
 /// What one series adds to the totals.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub(crate) struct Footprint {
     values: usize,
     memory: usize,
@@ -55,9 +55,13 @@ pub(crate) fn uncount(series: &Series) {
     MEMORY.fetch_sub(footprint.memory, Ordering::Relaxed);
 }
 
-/// Counts the change of a series that had footprint `before`.
+/// Counts the change of a series that had footprint `before`. Once a
+/// window is full an add changes nothing, and costs no atomic write.
 pub(crate) fn recount(before: Footprint, series: &Series) {
     let after = Footprint::of(series);
+    if after == before {
+        return;
+    }
     VALUES.fetch_add(after.values, Ordering::Relaxed);
     VALUES.fetch_sub(before.values, Ordering::Relaxed);
     MEMORY.fetch_add(after.memory, Ordering::Relaxed);

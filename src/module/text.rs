@@ -111,43 +111,79 @@ struct Decimal {
 
 impl Decimal {
     /// Reads the magnitude of ryu's shortest text of a finite double:
-    /// `-1.25e-7`, `0.001`, `1e16`, `120.0`.
+    /// `-1.25e-7`, `0.001`, `1e16`, `120.0`. One pass over the bytes.
     fn parse(text: &str) -> Decimal {
-        let text = text.trim_start_matches('-');
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((text, "0"));
-        let exponent: i32 = exponent.parse().expect("ryu writes an integer");
-        let (whole, fraction) =
-            mantissa.split_once('.').unwrap_or((mantissa, ""));
-
         let mut decimal = Decimal {
             digits: [0; CAPACITY],
             len: 0,
             exponent: 0,
         };
-        let all = whole.bytes().chain(fraction.bytes());
-        for digit in all.skip_while(|&d| d == b'0') {
-            decimal.digits[decimal.len] = digit;
-            decimal.len += 1;
+        // Digits after the point, and zeros after the last non-zero
+        // digit, held back until another non-zero digit needs them.
+        let mut fraction_len = 0i32;
+        let mut zeros = 0i32;
+        let mut in_fraction = false;
+        let mut bytes = text.bytes();
+        for byte in bytes.by_ref() {
+            match byte {
+                b'0'..=b'9' => {
+                    fraction_len += i32::from(in_fraction);
+                    decimal.push_digit(byte, &mut zeros);
+                }
+                b'.' => in_fraction = true,
+                b'e' => break,
+                _ => {}
+            }
         }
-        let trailing =
-            decimal.digits().iter().rev().take_while(|&&d| d == b'0');
-        let trailing = trailing.count();
-        decimal.len -= trailing;
+        let exponent = read_exponent(bytes);
+
         if decimal.len == 0 {
             decimal.digits[0] = b'0';
             decimal.len = 1;
             return decimal;
         }
-
-        // The digits read as an integer are scaled by this power of ten.
-        let scale = exponent - fraction.len() as i32 + trailing as i32;
+        // The digits, read as an integer, times 10^scale is the value.
+        let scale = exponent - fraction_len + zeros;
         decimal.exponent = scale + decimal.len as i32 - 1;
         decimal
+    }
+
+    /// Appends `digit`: a leading zero is dropped, a later zero is
+    /// counted in `zeros` and written only when a non-zero digit follows.
+    fn push_digit(&mut self, digit: u8, zeros: &mut i32) {
+        if digit == b'0' {
+            *zeros += i32::from(self.len > 0);
+            return;
+        }
+        for _ in 0..*zeros {
+            self.digits[self.len] = b'0';
+            self.len += 1;
+        }
+        *zeros = 0;
+        self.digits[self.len] = digit;
+        self.len += 1;
     }
 
     /// The significant digits.
     fn digits(&self) -> &[u8] {
         &self.digits[..self.len]
+    }
+}
+
+/// The exponent after the `e` of ryu's text: `-7`, `16`.
+fn read_exponent(bytes: impl Iterator<Item = u8>) -> i32 {
+    let mut negative = false;
+    let mut exponent = 0i32;
+    for byte in bytes {
+        match byte {
+            b'-' => negative = true,
+            digit => exponent = exponent * 10 + i32::from(digit - b'0'),
+        }
+    }
+    if negative {
+        -exponent
+    } else {
+        exponent
     }
 }
 
@@ -158,7 +194,7 @@ pub(crate) fn format_double(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::format_double;
+    use super::{format_double, Decimal};
 
     #[test]
     fn positional_range() {
@@ -191,6 +227,33 @@ mod tests {
         ];
         for (value, text) in cases {
             assert_eq!(format_double(value), text);
+        }
+    }
+
+    #[test]
+    fn same_digits_as_the_standard_library() {
+        let mut bits = 0x0fed_cba9_8765_4321u64;
+        for _ in 0..100_000 {
+            bits = bits.wrapping_mul(6364136223846793005).wrapping_add(7);
+            let value = f64::from_bits(bits);
+            if !value.is_finite() {
+                continue;
+            }
+            let standard = format!("{:e}", value.abs());
+            let (digits, exponent) = standard.split_once('e').unwrap();
+            let mut shortest = ryu::Buffer::new();
+            let decimal = Decimal::parse(shortest.format_finite(value));
+            // As short, at the same exponent, and read back the same: an
+            // exact tie may round the last digit the other way.
+            let ours = std::str::from_utf8(decimal.digits()).unwrap();
+            let theirs = digits.replace('.', "");
+            assert_eq!(ours.len(), theirs.len(), "{standard}");
+            assert_eq!(decimal.exponent.to_string(), exponent, "{standard}");
+            let ours = format!(
+                "{ours}e{}",
+                exponent.parse::<i32>().unwrap() - ours.len() as i32 + 1
+            );
+            assert_eq!(ours.parse::<f64>(), Ok(value.abs()), "{standard}");
         }
     }
 
