@@ -54,7 +54,7 @@ cluster: build
 # The benchmarks in one run on a throwaway server (scripts/bench.py):
 # MAVG against a minimal C module and the ways without it, the window
 # size, memory, and the library bench. Writes docs/bench.md and
-# docs/bench.svg; about 6 minutes on two cores.
+# docs/bench.svg; about 5 minutes on two cores once built.
 bench: deps build
 	python3 scripts/bench.py
 

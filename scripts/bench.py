@@ -44,20 +44,28 @@ LIBRARY_OUT = os.path.join(ROOT, "target", "bench")
 REPORT = os.path.join(ROOT, "docs", "bench.md")
 CHART = os.path.join(ROOT, "docs", "bench.svg")
 
+# Where each side runs, and how the throughput is measured: the median
+# of ROUNDS runs of about RUN_SECONDS, CLIENTS connections, one request
+# in flight each or PIPELINE.
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 ROUNDS = 5
-WINDOW_ROUNDS = 3
 RUN_SECONDS = 1.0
 CLIENTS = 50
 PIPELINE = 64
+# The window of every key of the throughput table.
 WINDOW = 100
+# The windows of the table against the window, filled FILL_BATCH values
+# a command.
 WINDOW_SIZES = [10, 10**3, 10**6, 10**7]
 FILL_BATCH = 10_000
+# The memory table: this many keys, each holding these values.
 MEMORY_KEYS = 100_000
 MEMORY_VALUES = ["12.5", "103.25", "7.75", "99.5", "0.125",
                  "42", "18.3", "250.5", "61.8", "3.14"]
+# The bytes of one element id in an array reply.
 ID_REPLY_BYTES = len(b"$36\r\n") + 36 + len(b"\r\n")
+STARTED = time.monotonic()
 
 # The Lua way to a moving average without the module: a list capped at
 # the window and a hash holding the running sum and the count. KEYS[1]
@@ -75,9 +83,6 @@ local sum = redis.call('HINCRBYFLOAT', KEYS[2], 'sum', delta)
 redis.call('HSET', KEYS[2], 'count', n)
 return tostring(tonumber(sum) / n)
 """
-
-
-STARTED = time.monotonic()
 
 
 def say(message):
@@ -333,19 +338,27 @@ def build_load_client(out_dir):
     return client
 
 
-def run_library_bench(metadata):
-    """Runs the library bench if the crate has one; returns the Markdown
-    it wrote, or None."""
+def run_library_bench(metadata, log_dir):
+    """Runs the library bench if the crate has one, its output to a log
+    in log_dir (shown if it fails); returns the Markdown it wrote, or
+    None."""
     if not has_library_bench(metadata):
         say("no library bench in the crate; skipping it")
         return None
     out = os.path.join(LIBRARY_OUT, "library.md")
     if os.path.exists(out):
         os.remove(out)
-    say("cargo bench --bench library")
+    say("cargo bench --bench library (about 90 s)")
     env = dict(os.environ, MAVG_BENCH_OUT=LIBRARY_OUT)
-    run(["cargo", "bench", "--quiet", "--bench", "library"], env=env,
-        stdout=sys.stderr)
+    log_path = os.path.join(log_dir, "library.log")
+    with open(log_path, "w") as log:
+        status = subprocess.run(
+            ["cargo", "bench", "--bench", "library"], cwd=ROOT, env=env,
+            stdout=log, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        with open(log_path) as log:
+            sys.stderr.write(log.read()[-4000:])
+        raise RuntimeError("cargo bench --bench library failed")
     with open(out) as file:
         return file.read()
 
@@ -612,9 +625,9 @@ def measure(rig, results):
         say(f"filled a window of {window}")
     usage = connection.call("MEMORY", "USAGE", "bench:window:1000000")
     results["bytes_per_value"] = usage / 10**6
-    say(f"window sizes: {WINDOW_ROUNDS} rounds, pipelined")
+    say(f"window sizes: {ROUNDS} rounds, pipelined")
     windows = window_benches()
-    measure_rounds(rig, windows, [True], WINDOW_ROUNDS)
+    measure_rounds(rig, windows, [True], ROUNDS)
     results["windows"] = windows
 
     say(f"memory: {MEMORY_KEYS} keys of 10 values, MAVG then lists")
@@ -713,8 +726,9 @@ def throughput_section(benches):
         "client. The `MULTI` capped list is measured by `bench_load` "
         "(examples/bench_load.rs), as redis-benchmark sends one command "
         "per request; `LRANGE` leaves out the client's sum of the 100 "
-        "values. Added values are `000000000000.25` to "
-        "`000000000999.25`.",
+        "values. redis-benchmark adds `N.25` for N from 0 to 999 (its "
+        "zero-padded `__rand_int__`); bench_load cycles through eight "
+        "values such as 12.5 and 103.25.",
         "",
         "| command | client | req/s | ratio | req/s, pipelined | ratio |",
         "|---|---|--:|--:|--:|--:|",
@@ -743,7 +757,7 @@ def window_section(windows):
         "## Cost against the window",
         "",
         "Requests per second on one key holding a full window of each "
-        f"size, pipelined, the median of {WINDOW_ROUNDS} interleaved "
+        f"size, pipelined, the median of {ROUNDS} interleaved "
         "rounds, and the ratio to the window of 10. The windows were "
         "filled by "
         f"`MAVG.ADD` with {FILL_BATCH:,} values a command; the window of "
@@ -935,11 +949,12 @@ def main():
         sys.exit(f"bench: no module at {MODULE}; run make build")
     metadata = cargo_metadata()
     results = {}
-    with tempfile.TemporaryDirectory(prefix="mavg-floor-") as build_dir:
+    with tempfile.TemporaryDirectory(prefix="mavg-bench-build-") as \
+            build_dir:
         say("building the floor module and bench_load")
         floor = build_floor(metadata, build_dir)
         client = build_load_client(build_dir)
-        library = run_library_bench(metadata)
+        library = run_library_bench(metadata, build_dir)
         with Server([MODULE, floor]) as server:
             say(f"redis-server on 127.0.0.1:{server.port}")
             measure(Rig(server.port, client), results)
@@ -954,4 +969,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, RuntimeError, ReplyError,
+            subprocess.SubprocessError) as error:
+        say(f"failed: {error}")
+        sys.exit(1)
