@@ -16,7 +16,8 @@
 //! `seconds` and prints the requests (transactions for `multi`) per
 //! second. An error reply, a lost connection or a reply it cannot parse
 //! fails the run. Raw RESP over `TcpStream`, all connections in one
-//! thread around `poll(2)`, as redis-benchmark runs its event loop.
+//! thread around `poll(2)`, as redis-benchmark runs its event loop. It
+//! uses std only, so scripts/bench.py builds it with `rustc` alone.
 //!
 //! The file holds, in order: options, requests, the RESP reply scanner,
 //! the connections, and `main`.
