@@ -23,16 +23,40 @@ const FRACTION_LIMBS: usize = 3;
 /// 2045 + 53, a count below 2^64 adds 64 bits, and the sign one more.
 const MAX_DIVIDEND_LIMBS: usize = 40;
 
+/// Limbs a sum keeps inline, without a heap allocation: enough for the
+/// sum of values within a factor of about 2^60 of each other.
+const INLINE_LIMBS: usize = 2;
+
+/// Room for the widest sum while an operation changes it: 34 limbs, a
+/// carry limb and a limb of cover below.
+const MAX_LIMBS: usize = 37;
+
 /// The exact sum of a multiset of finite doubles.
 ///
-/// `limbs[i]` has weight 2^(64 * (low + i)) in units of 2^-1074, and the
-/// limbs read as one two's complement integer. The representation is
+/// `limbs()[i]` has weight 2^(64 * (low + i)) in units of 2^-1074, and
+/// the limbs read as one two's complement integer. The representation is
 /// minimal: no zero limb at the bottom and no top limb that only repeats
 /// the sign of the one below it. Zero has no limbs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ExactSum {
-    low: u32,
-    limbs: Vec<u64>,
+    repr: Limbs,
+}
+
+/// The limbs of a sum and the index of the lowest: up to
+/// [`INLINE_LIMBS`] inside the value, more on the heap. Always in the
+/// first form when it fits, with unused inline limbs zero, so equal sums
+/// have equal representations. Either form takes 24 bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Limbs {
+    Inline {
+        low: u32,
+        len: u8,
+        limbs: [u64; INLINE_LIMBS],
+    },
+    Heap {
+        low: u32,
+        limbs: Box<[u64]>,
+    },
 }
 
 /// A finite double split into `magnitude * 2^(bit - 1074)`.
@@ -63,17 +87,80 @@ impl Scaled {
 impl ExactSum {
     /// An empty sum, zero.
     pub(crate) fn new() -> ExactSum {
-        ExactSum::default()
+        ExactSum {
+            repr: Limbs::Inline {
+                low: 0,
+                len: 0,
+                limbs: [0; INLINE_LIMBS],
+            },
+        }
     }
 
     /// Whether the sum is exactly zero.
     pub(crate) fn is_zero(&self) -> bool {
-        self.limbs.is_empty()
+        self.limbs().is_empty()
     }
 
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.limbs.capacity() * std::mem::size_of::<u64>()
+        match &self.repr {
+            Limbs::Inline { .. } => 0,
+            Limbs::Heap { limbs, .. } => std::mem::size_of_val(&**limbs),
+        }
+    }
+
+    /// The index of the lowest limb.
+    fn low(&self) -> u32 {
+        match self.repr {
+            Limbs::Inline { low, .. } | Limbs::Heap { low, .. } => low,
+        }
+    }
+
+    /// The limbs, lowest first.
+    fn limbs(&self) -> &[u64] {
+        match &self.repr {
+            Limbs::Inline { len, limbs, .. } => &limbs[..usize::from(*len)],
+            Limbs::Heap { limbs, .. } => limbs,
+        }
+    }
+
+    /// The limbs, lowest first, to change in place.
+    fn limbs_mut(&mut self) -> &mut [u64] {
+        match &mut self.repr {
+            Limbs::Inline { len, limbs, .. } => {
+                &mut limbs[..usize::from(*len)]
+            }
+            Limbs::Heap { limbs, .. } => limbs,
+        }
+    }
+
+    /// Replaces the limbs by `limbs`, the lowest of index `low`.
+    fn store(&mut self, low: u32, limbs: &[u64]) {
+        if let Limbs::Heap {
+            low: old,
+            limbs: held,
+        } = &mut self.repr
+        {
+            if held.len() == limbs.len() {
+                held.copy_from_slice(limbs);
+                *old = low;
+                return;
+            }
+        }
+        self.repr = if limbs.len() <= INLINE_LIMBS {
+            let mut inline = [0; INLINE_LIMBS];
+            inline[..limbs.len()].copy_from_slice(limbs);
+            Limbs::Inline {
+                low,
+                len: limbs.len() as u8,
+                limbs: inline,
+            }
+        } else {
+            Limbs::Heap {
+                low,
+                limbs: limbs.into(),
+            }
+        };
     }
 
     /// Adds `value`, which must be finite, exactly.
@@ -101,14 +188,14 @@ impl ExactSum {
         let parts = if both[1] == 0 { &both[..1] } else { &both[..] };
         let last = first + parts.len() as u32 - 1;
 
-        let inside =
-            first >= self.low && last < self.low + self.limbs.len() as u32;
+        let inside = first >= self.low()
+            && last < self.low() + self.limbs().len() as u32;
         if !inside {
             self.cover(first, last);
         }
-        let start = (first - self.low) as usize;
+        let start = (first - self.low()) as usize;
         let sign = self.sign_limb();
-        let limbs = &mut self.limbs[start..];
+        let limbs = &mut self.limbs_mut()[start..];
         let extension = if negative {
             let borrow = apply_at(limbs, parts, u64::overflowing_sub);
             sign.wrapping_sub(u64::from(borrow))
@@ -119,7 +206,7 @@ impl ExactSum {
         // The limb above the top, which the sign extended before, now
         // differs from it only if the result outgrew the limbs.
         if extension != self.sign_limb() {
-            self.limbs.push(extension);
+            self.extend_top(extension);
         }
 
         self.normalize();
@@ -128,41 +215,46 @@ impl ExactSum {
     /// Extends the limbs, by zeros below and the sign above, so that they
     /// cover limb indexes `from..=to`.
     fn cover(&mut self, from: u32, to: u32) {
-        if self.limbs.is_empty() {
-            self.low = from;
-        }
-        if from < self.low {
-            let zeros = (self.low - from) as usize;
-            self.limbs.splice(0..0, std::iter::repeat_n(0, zeros));
-            self.low = from;
-        }
-        let top = self.low + self.limbs.len() as u32;
-        if top <= to {
-            let sign = self.sign_limb();
-            self.limbs.resize((to + 1 - self.low) as usize, sign);
-        }
+        let (low, limbs) = (self.low(), self.limbs());
+        let new_low = if limbs.is_empty() {
+            from
+        } else {
+            low.min(from)
+        };
+        let top = (low + limbs.len() as u32).max(to + 1);
+
+        let mut wider = [self.sign_limb(); MAX_LIMBS];
+        let below = (low.max(new_low) - new_low) as usize;
+        wider[..below].fill(0);
+        wider[below..below + limbs.len()].copy_from_slice(limbs);
+        self.store(new_low, &wider[..(top - new_low) as usize]);
+    }
+
+    /// Puts `limb` on top of the limbs.
+    fn extend_top(&mut self, limb: u64) {
+        let len = self.limbs().len();
+        let mut wider = [0; MAX_LIMBS];
+        wider[..len].copy_from_slice(self.limbs());
+        wider[len] = limb;
+        self.store(self.low(), &wider[..=len]);
     }
 
     /// Whether no bottom limb is zero and the top limb does not merely
     /// repeat the sign of the one below it.
     fn is_minimal(&self) -> bool {
-        let Some((&top, rest)) = self.limbs.split_last() else {
+        let limbs = self.limbs();
+        let Some((&top, rest)) = limbs.split_last() else {
             return true;
         };
-        if self.limbs[0] == 0 {
+        if limbs[0] == 0 {
             return false;
         }
-        let Some(&below) = rest.last() else {
-            return true;
-        };
-        let repeats_sign = (top == 0 && below >> 63 == 0)
-            || (top == u64::MAX && below >> 63 == 1);
-        !repeats_sign
+        rest.last().is_none_or(|&below| !repeats_sign(top, below))
     }
 
     /// All ones for a negative sum, zero otherwise.
     fn sign_limb(&self) -> u64 {
-        match self.limbs.last() {
+        match self.limbs().last() {
             Some(&top) if top >> 63 == 1 => u64::MAX,
             _ => 0,
         }
@@ -173,22 +265,22 @@ impl ExactSum {
         if self.is_minimal() {
             return;
         }
-        while let [.., below, top] = self.limbs[..] {
-            let repeats_sign = (top == 0 && below >> 63 == 0)
-                || (top == u64::MAX && below >> 63 == 1);
-            if !repeats_sign {
-                break;
-            }
-            self.limbs.pop();
+        let limbs = self.limbs();
+        let mut end = limbs.len();
+        while end >= 2 && repeats_sign(limbs[end - 1], limbs[end - 2]) {
+            end -= 1;
         }
-        let zeros = self.limbs.iter().take_while(|&&l| l == 0).count();
-        if zeros > 0 {
-            self.limbs.drain(..zeros);
-            self.low += zeros as u32;
-        }
-        if self.limbs.is_empty() {
-            self.low = 0;
-        }
+        let zeros = limbs[..end].iter().take_while(|&&l| l == 0).count();
+
+        let mut kept = [0; MAX_LIMBS];
+        let len = end - zeros;
+        kept[..len].copy_from_slice(&limbs[zeros..end]);
+        let low = if len == 0 {
+            0
+        } else {
+            self.low() + zeros as u32
+        };
+        self.store(low, &kept[..len]);
     }
 
     /// The sum divided by `count`, correctly rounded to the nearest double
@@ -205,17 +297,17 @@ impl ExactSum {
         let negative = self.sign_limb() == u64::MAX;
 
         // The magnitude, with FRACTION_LIMBS zero limbs below it.
-        let len = self.limbs.len() + FRACTION_LIMBS;
+        let len = self.limbs().len() + FRACTION_LIMBS;
         let mut quotient = [0u64; MAX_DIVIDEND_LIMBS];
         let quotient = &mut quotient[..len];
-        quotient[FRACTION_LIMBS..].copy_from_slice(&self.limbs);
+        quotient[FRACTION_LIMBS..].copy_from_slice(self.limbs());
         if negative {
             negate(quotient);
         }
 
         let remainder = divide(quotient, count);
         let scale = i64::from(LIMB_BITS)
-            * (i64::from(self.low) - FRACTION_LIMBS as i64)
+            * (i64::from(self.low()) - FRACTION_LIMBS as i64)
             - 1074;
         let magnitude = round_to_double(quotient, scale, remainder != 0);
         if negative {
@@ -224,6 +316,11 @@ impl ExactSum {
             magnitude
         }
     }
+}
+
+/// Whether `top` only repeats the sign of `below`, the limb under it.
+fn repeats_sign(top: u64, below: u64) -> bool {
+    (top == 0 && below >> 63 == 0) || (top == u64::MAX && below >> 63 == 1)
 }
 
 /// Adds `parts` (one or two limbs) at the start of `limbs` with `step`
@@ -412,8 +509,21 @@ mod tests {
     }
 
     #[test]
+    fn undoing_every_add_leaves_the_empty_sum() {
+        let values = [1e300, -3.5, 1e-300, 0.1, 7e15, -2e-310, 42.0];
+        let mut sum = sum_of(&values);
+        assert!(sum.heap_bytes() > 0, "a wide sum spills to the heap");
+        for &value in values.iter().rev() {
+            sum.sub(value);
+        }
+        assert_eq!(sum, ExactSum::new());
+        assert!(sum.is_zero());
+    }
+
+    #[test]
     fn stays_small_for_similar_values() {
         let sum = sum_of(&[20.5; 1000]);
-        assert!(sum.limbs.len() <= 2, "{:?}", sum);
+        assert!(sum.limbs().len() <= 2, "{:?}", sum);
+        assert_eq!(sum.heap_bytes(), 0);
     }
 }

@@ -6,6 +6,9 @@ use crate::{Error, MovingAverage};
 /// The largest window: a billion values, 8 GB once full.
 pub const MAX_WINDOW: usize = 1_000_000_000;
 
+// Windows and positions are stored in 32 bits.
+const _: () = assert!(MAX_WINDOW <= u32::MAX as usize);
+
 /// A moving average that is exact: a ring buffer of the values held and
 /// their exact sum.
 ///
@@ -38,8 +41,10 @@ pub struct ExactMovingAverage {
     /// The values held; once full, `values[head]` is the oldest.
     values: Vec<f64>,
     /// Index of the oldest value once the window is full; 0 before.
-    head: usize,
-    window: usize,
+    /// Both are at most [`MAX_WINDOW`], so 32 bits hold them and keep a
+    /// key's header small.
+    head: u32,
+    window: u32,
     sum: ExactSum,
 }
 
@@ -69,7 +74,7 @@ impl ExactMovingAverage {
         Ok(ExactMovingAverage {
             values: Vec::new(),
             head: 0,
-            window,
+            window: window as u32,
             sum: ExactSum::new(),
         })
     }
@@ -129,13 +134,13 @@ impl ExactMovingAverage {
     /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), Error> {
         let len = self.values.len();
-        let needed = len.saturating_add(additional).min(self.window);
+        let needed = len.saturating_add(additional).min(self.window());
         if needed <= self.values.capacity() {
             return Ok(());
         }
 
         let doubled = (self.values.capacity() * 2).max(4);
-        let target = needed.max(doubled.min(self.window));
+        let target = needed.max(doubled.min(self.window()));
         self.values
             .try_reserve_exact(target - len)
             .map_err(|_| Error::OutOfMemory)
@@ -165,7 +170,7 @@ impl ExactMovingAverage {
     /// # Ok::<(), redis_mavg::Error>(())
     /// ```
     pub fn try_clone(&self) -> Result<ExactMovingAverage, Error> {
-        let mut copy = ExactMovingAverage::new(self.window)?;
+        let mut copy = ExactMovingAverage::new(self.window())?;
         copy.try_reserve(self.len())?;
         for value in self.iter() {
             copy.push_reserved(value);
@@ -193,10 +198,11 @@ impl ExactMovingAverage {
 
     /// Appends a finite value once storage for it is reserved.
     fn push_reserved(&mut self, value: f64) {
-        if self.values.len() < self.window {
+        if self.values.len() < self.window() {
             self.values.push(value);
         } else {
-            let oldest = std::mem::replace(&mut self.values[self.head], value);
+            let head = self.head as usize;
+            let oldest = std::mem::replace(&mut self.values[head], value);
             self.head = (self.head + 1) % self.window;
             self.sum.sub(oldest);
         }
@@ -205,7 +211,7 @@ impl ExactMovingAverage {
 
     /// The index in `values` of the `position`-th oldest value.
     fn slot(&self, position: usize) -> usize {
-        let slot = self.head + position;
+        let slot = self.head as usize + position;
         if slot >= self.values.len() {
             slot - self.values.len()
         } else {
@@ -216,7 +222,7 @@ impl ExactMovingAverage {
 
 impl MovingAverage for ExactMovingAverage {
     fn window(&self) -> usize {
-        self.window
+        self.window as usize
     }
 
     fn len(&self) -> usize {
@@ -243,7 +249,7 @@ impl MovingAverage for ExactMovingAverage {
     }
 
     fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        let (newer, older) = self.values.split_at(self.head);
+        let (newer, older) = self.values.split_at(self.head as usize);
         older.iter().chain(newer).copied()
     }
 }

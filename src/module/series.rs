@@ -121,6 +121,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_small_key_takes_one_header_and_its_values() -> Result<(), Error> {
+        // 80 bytes is an allocator size class: a key of ten values takes
+        // the header, 80 bytes of values, and nothing for its sum.
+        assert_eq!(std::mem::size_of::<Series>(), 80);
+        let mut series = Series::new(10, 42, 0)?;
+        series.add(&[12.5, 103.25, 7.75, 99.5, 0.125, 42.0, 18.3, 3.25])?;
+        series.add(&[250.5, 61.8, 0.001])?;
+        assert_eq!(series.memory(), 80 + 10 * 8);
+        Ok(())
+    }
+
+    #[test]
     fn ids_follow_the_window() -> Result<(), Error> {
         let mut series = Series::new(2, 42, 0)?;
         assert_eq!(series.add(&[1.0, 2.0, 3.0])?, 0);
