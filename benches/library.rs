@@ -52,7 +52,7 @@ const INPUTS: usize = 4096;
 /// The accuracy run of `cargo bench`: a few million adds per window and
 /// scenario.
 const FULL: Plan = Plan {
-    adds: 2_000_000,
+    adds: 4_000_000,
     resum_budget: 500_000_000,
     large_window: true,
 };
@@ -98,7 +98,9 @@ fn main() {
         let medians = |kind: Kind, window: usize| {
             report::median_ns(GROUP, kind.id(), window, started)
         };
-        let speed = report::speed_table(&WINDOWS, &medians);
+        let speed = report::speed_table(&WINDOWS, &medians)
+            + "\n"
+            + &report::speed_notes();
         println!("{speed}");
         write_report(&speed, &accuracy);
     }

@@ -72,6 +72,24 @@ impl Scenario {
         }
     }
 
+    /// What the scenario feeds, for the notes under the tables.
+    pub fn about(self) -> &'static str {
+        match self {
+            Scenario::Latencies => {
+                "latencies in ms to the µs, log-uniform from 0.01 to \
+                 10,000 (the inputs of the speed table too)"
+            }
+            Scenario::Spikes => {
+                "readings from 0 to 1 to three decimals, and a value of \
+                 1e20 once every two windows"
+            }
+            Scenario::Cancelling => {
+                "b, a reading, -b, a reading, and again, each b random \
+                 from 1e12 to 2e12: the b cancel, the readings remain"
+            }
+        }
+    }
+
     /// The first `len` values of the scenario for a window of `window`.
     pub fn stream(self, window: usize, len: usize) -> Vec<f64> {
         let mut generator = Generator::seeded();

@@ -131,27 +131,45 @@ pub fn accuracy_table(rows: &[Row]) -> String {
     table
 }
 
+/// What the speed table measured, for the lines under it.
+pub fn speed_notes() -> String {
+    [
+        "Criterion's median, in ns, of one add of a latency (see below) \
+         then one read of the average, on a window already full; 20 \
+         samples in 1 s after 0.3 s of warm-up.",
+        "A running sum drifts (SingleSumSMA, ta); SumTreeSMA and movavg do \
+         not, but round their sums, and movavg (default features) sums \
+         its whole window again on every add. Its `fastfloat` feature \
+         makes it a running sum like ta's.",
+    ]
+    .iter()
+    .map(|note| format!("- {note}\n"))
+    .collect()
+}
+
 /// What the accuracy table measured, for the lines under it.
 pub fn accuracy_notes(plan: &Plan, rows: &[Row]) -> String {
-    let mut notes = String::new();
-    let _ = writeln!(
-        notes,
-        "Worst error over every average read, from the first full window \
-         on and {} adds after it, per scenario; against the exact mean \
-         of the same doubles, correctly rounded (0 ulps: the correctly \
-         rounded mean itself).",
+    let mut notes = format!(
+        "- Per scenario, the first full window, then {} adds, the average \
+         read after each; the worst error against the exact mean of the \
+         same doubles, correctly rounded (0 ulps: that mean itself).\n",
         grouped(plan.adds as f64),
     );
+    for scenario in Scenario::ALL {
+        let _ =
+            writeln!(notes, "- {}: {}.", scenario.name(), scenario.about());
+    }
     for row in rows.iter().filter(|r| r.kind.resums()) {
         let checked = row.worst.iter().map(|w| w.checked).max();
-        if checked.unwrap_or(0) < plan.adds {
+        let adds = checked.unwrap_or(0).saturating_sub(1);
+        if adds < plan.adds {
             let _ = writeln!(
                 notes,
-                "{} sums its whole window again on every add: at a window \
+                "- {} sums its whole window again on every add: at a window \
                  of {} it is checked on the first {} adds only.",
                 row.kind.name(),
                 grouped(row.window as f64),
-                grouped(checked.unwrap_or(0).saturating_sub(1) as f64),
+                grouped(adds as f64),
             );
         }
     }
