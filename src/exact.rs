@@ -9,11 +9,19 @@
 //! Adding or subtracting a value touches two limbs and whatever a carry
 //! crosses, so no sequence of operations ever loses a bit. The mean is then
 //! the exact sum divided by the count, rounded once, to nearest, ties to
-//! even: one division of the sum's 128 leading bits by the count decides
-//! it, the bits below them only telling whether anything is left over.
+//! even.
 
 /// Bits in a limb.
 const LIMB_BITS: u32 = 64;
+
+/// Limbs of zeros put below the sum before dividing it, so that the
+/// quotient keeps well over 53 significant bits for any divisor below
+/// 2^64 (see [`ExactSum::mean`]).
+const FRACTION_LIMBS: usize = 3;
+
+/// Room for the widest sum plus [`FRACTION_LIMBS`]: values reach bit
+/// 2045 + 53, a count below 2^64 adds 64 bits, and the sign one more.
+const MAX_DIVIDEND_LIMBS: usize = 40;
 
 /// Limbs a sum keeps inline, without a heap allocation: enough for the
 /// sum of values within a factor of about 2^60 of each other.
@@ -278,11 +286,9 @@ impl ExactSum {
     /// The sum divided by `count`, correctly rounded to the nearest double
     /// (ties to even). Zero for an empty sum; `count` must not be zero.
     ///
-    /// The magnitude's 128 leading bits, divided by the count, give a
-    /// quotient of at least 64 bits, more than a double keeps plus its
-    /// rounding bit; the remainder and the bits below the leading ones
-    /// only say whether the true mean lies above the quotient, which
-    /// decides ties. So the result is the double nearest to the true mean.
+    /// The quotient is exact to well below the last bit the result keeps,
+    /// and the remainder decides every tie, so the result is the double
+    /// nearest to the true mean.
     pub(crate) fn mean(&self, count: u64) -> f64 {
         debug_assert!(count > 0);
         if self.is_zero() || count == 0 {
@@ -290,67 +296,25 @@ impl ExactSum {
         }
         let negative = self.sign_limb() == u64::MAX;
 
-        let leading = self.leading_bits(negative);
-        let divisor = u128::from(count);
-        let quotient = leading.bits / divisor;
-        let inexact = leading.sticky || quotient * divisor != leading.bits;
-        let magnitude = round_to_double(quotient, leading.scale, inexact);
+        // The magnitude, with FRACTION_LIMBS zero limbs below it.
+        let len = self.limbs().len() + FRACTION_LIMBS;
+        let mut quotient = [0u64; MAX_DIVIDEND_LIMBS];
+        let quotient = &mut quotient[..len];
+        quotient[FRACTION_LIMBS..].copy_from_slice(self.limbs());
+        if negative {
+            negate(quotient);
+        }
+
+        let remainder = divide(quotient, count);
+        let scale = i64::from(LIMB_BITS)
+            * (i64::from(self.low()) - FRACTION_LIMBS as i64)
+            - 1074;
+        let magnitude = round_to_double(quotient, scale, remainder != 0);
         if negative {
             -magnitude
         } else {
             magnitude
         }
-    }
-
-    /// The 128 leading bits of the magnitude of a sum that is not zero.
-    fn leading_bits(&self, negative: bool) -> Leading {
-        let limbs = self.limbs();
-        let limb = |i: usize| magnitude_limb(limbs, i, negative);
-        let top = (0..limbs.len())
-            .rev()
-            .find(|&i| limb(i) != 0)
-            .expect("a sum that is not zero has a limb that is not");
-        // The two limbs below the top one; zeros below the lowest limb.
-        let below = |n: usize| top.checked_sub(n).map_or(0, limb);
-
-        let shift = limb(top).leading_zeros();
-        let high = (u128::from(limb(top)) << 64) | u128::from(below(1));
-        let mut bits = high << shift;
-        if shift > 0 {
-            bits |= u128::from(below(2) >> (64 - shift));
-        }
-        let left_out = below(2) << shift != 0;
-        Leading {
-            bits,
-            scale: i64::from(LIMB_BITS)
-                * (i64::from(self.low()) + top as i64 - 1)
-                - i64::from(shift)
-                - 1074,
-            sticky: left_out
-                || (0..top.saturating_sub(2)).any(|i| limb(i) != 0),
-        }
-    }
-}
-
-/// The leading bits of a magnitude, and what they leave out.
-struct Leading {
-    /// 128 bits, the top one set.
-    bits: u128,
-    /// The weight of their lowest bit: 2^scale.
-    scale: i64,
-    /// Whether any bit of the magnitude below them is set.
-    sticky: bool,
-}
-
-/// Limb `i` of the magnitude of the sum of minimal `limbs`, `negative`
-/// or not. Negating (complement, plus one) carries no further than the
-/// lowest limb, which is never zero in the minimal representation.
-fn magnitude_limb(limbs: &[u64], i: usize, negative: bool) -> u64 {
-    let limb = limbs[i];
-    match (negative, i) {
-        (false, _) => limb,
-        (true, 0) => limb.wrapping_neg(),
-        (true, _) => !limb,
     }
 }
 
@@ -384,27 +348,58 @@ fn apply_at(
     carry
 }
 
-/// Rounds `quotient * 2^scale` to the nearest double, ties to even, where
-/// `inexact` says the true value lies strictly above it (by less than one
-/// unit of `quotient`). The quotient has at least 64 significant bits.
-fn round_to_double(quotient: u128, scale: i64, inexact: bool) -> f64 {
-    let top_bit = 127 - i64::from(quotient.leading_zeros());
+/// Two's complement negation in place.
+fn negate(limbs: &mut [u64]) {
+    let mut carry = true;
+    for limb in limbs.iter_mut() {
+        let (sum, c) = (!*limb).overflowing_add(u64::from(carry));
+        *limb = sum;
+        carry = c;
+    }
+}
+
+/// Divides the unsigned integer `limbs` by `divisor` in place; returns the
+/// remainder.
+fn divide(limbs: &mut [u64], divisor: u64) -> u64 {
+    let divisor = u128::from(divisor);
+    let mut remainder = 0u128;
+    for limb in limbs.iter_mut().rev() {
+        let current = (remainder << LIMB_BITS) | u128::from(*limb);
+        // The quotient fits: remainder < divisor, so current < divisor*2^64.
+        *limb = (current / divisor) as u64;
+        remainder = current % divisor;
+    }
+    remainder as u64
+}
+
+/// Rounds `limbs * 2^scale` to the nearest double, ties to even, where
+/// `inexact` says the true value lies strictly above `limbs * 2^scale`
+/// (by less than one unit of `limbs`).
+fn round_to_double(limbs: &[u64], scale: i64, inexact: bool) -> f64 {
+    let Some(top) = limbs.iter().rposition(|&l| l != 0) else {
+        return 0.0;
+    };
+    let top_bit =
+        top as i64 * 64 + (63 - i64::from(limbs[top].leading_zeros()));
 
     // The weight of the last bit the double keeps: 53 significant bits,
     // fewer for subnormals.
     let exponent = top_bit + scale;
     let last = (exponent - 52).max(-1074);
-    // From 11 to 127 bits are dropped: a normal result keeps 53 of the
-    // quotient's 64 or more; a subnormal one (below 2^-1022, so a scale
-    // below -1085) keeps fewer, and the leading bits start at most 127
-    // bits below the lowest unit of a sum, the scale at -1201 or above.
-    let dropped = (last - scale) as u32;
+    // At least 76 bits are dropped: the dividend has FRACTION_LIMBS zero
+    // limbs below a non-zero sum, so the quotient exceeds 2^192 / 2^64
+    // and keeps bits far below the last one of any normal result; a
+    // subnormal result needs a sum of low limbs, 0 or 1, below which the
+    // quotient holds at least 128 bits.
+    let dropped = (last - scale).max(1) as u64;
 
-    let mantissa = (quotient >> dropped) as u64;
-    let half = (quotient >> (dropped - 1)) & 1 == 1;
-    let below_half = quotient & ((1 << (dropped - 1)) - 1) != 0;
-    let round_up = half && (inexact || below_half || mantissa & 1 == 1);
-    assemble(mantissa + u64::from(round_up), last)
+    let mut mantissa = bits_from(limbs, dropped);
+    let half = bit_at(limbs, dropped - 1);
+    let sticky = inexact || any_bit_below(limbs, dropped - 1);
+    if half && (sticky || mantissa & 1 == 1) {
+        mantissa += 1;
+    }
+    assemble(mantissa, last)
 }
 
 /// `mantissa * 2^last` for `mantissa <= 2^53` and a result in range.
@@ -419,6 +414,32 @@ fn assemble(mut mantissa: u64, mut last: i64) -> f64 {
     }
     let biased = (last + 1075) as u64;
     f64::from_bits((biased << 52) | (mantissa & ((1 << 52) - 1)))
+}
+
+/// The 64 bits of `limbs` starting at bit `from`.
+fn bits_from(limbs: &[u64], from: u64) -> u64 {
+    let index = (from / 64) as usize;
+    let shift = from % 64;
+    let low = limbs.get(index).copied().unwrap_or(0) >> shift;
+    let high = match shift {
+        0 => 0,
+        _ => limbs.get(index + 1).copied().unwrap_or(0) << (64 - shift),
+    };
+    low | high
+}
+
+/// Bit `at` of `limbs`.
+fn bit_at(limbs: &[u64], at: u64) -> bool {
+    let limb = limbs.get((at / 64) as usize).copied().unwrap_or(0);
+    (limb >> (at % 64)) & 1 == 1
+}
+
+/// Whether any bit of `limbs` below bit `at` is set.
+fn any_bit_below(limbs: &[u64], at: u64) -> bool {
+    let index = (at / 64) as usize;
+    let mask = (1u64 << (at % 64)) - 1;
+    let partial = limbs.get(index).is_some_and(|&l| l & mask != 0);
+    partial || limbs.iter().take(index).any(|&l| l != 0)
 }
 
 #[cfg(test)]
@@ -475,16 +496,6 @@ mod tests {
         assert_eq!(sum_of(&[tiny, tiny, tiny]).mean(2), 2.0 * tiny);
         // 5 tiny / 2 = 2.5 tiny: ties to 2 tiny.
         assert_eq!(sum_of(&[tiny; 5]).mean(2), 2.0 * tiny);
-    }
-
-    #[test]
-    fn counts_up_to_the_largest() {
-        let two = |e: i32| 2f64.powi(e);
-        assert_eq!(sum_of(&[1.0]).mean(1 << 63), two(-63));
-        assert_eq!(sum_of(&[-6.0]).mean(3 << 62), -two(-61));
-        assert_eq!(sum_of(&[f64::MAX]).mean(1 << 63), f64::MAX / two(63));
-        assert_eq!(sum_of(&[1.0]).mean(u64::MAX), 1.0 / u64::MAX as f64);
-        assert_eq!(sum_of(&[f64::from_bits(1)]).mean(1 << 63), 0.0);
     }
 
     #[test]
